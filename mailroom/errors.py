@@ -1,0 +1,64 @@
+"""The one exception hierarchy of Mailroom.
+
+Library exceptions (socket, ssl, poplib, smtplib, keyring, SQLAlchemy) are converted
+into these at the boundary, carrying what the user must fix: `kind` says what went
+wrong in one word, `field` names the setting to change. Messages are plain sentences
+for a non-technical reader and never contain a password.
+"""
+
+from __future__ import annotations
+
+
+class MailroomError(Exception):
+    """Base of every error Mailroom reports to a user."""
+
+    kind: str = "error"
+
+    def __init__(self, message: str, *, kind: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if kind is not None:
+            self.kind = kind
+        self.field = field
+
+    def as_dict(self) -> dict:
+        return {"ok": False, "error_kind": self.kind, "field": self.field, "message": self.message}
+
+
+class ConfigError(MailroomError):
+    """A setting is missing or invalid; `problems` lists every bad field."""
+
+    kind = "config"
+
+    def __init__(self, message: str, *, problems: list[str] | None = None, field: str | None = None):
+        super().__init__(message, field=field)
+        self.problems = problems or []
+
+
+class CredentialError(MailroomError):
+    """No keyring, no stored password, or a password the server rejected."""
+
+    kind = "auth"
+
+
+class ConnectError(MailroomError):
+    """The server could not be reached: DNS, refused, timeout, TLS, certificate."""
+
+    kind = "connect"
+
+
+class ProtocolError(MailroomError):
+    """The server answered, but not as POP3/SMTP should (or lacks a needed feature)."""
+
+    kind = "protocol"
+
+
+class SendError(MailroomError):
+    """The SMTP server refused a message. `permanent` is True for 5xx replies."""
+
+    kind = "send"
+
+    def __init__(self, message: str, *, permanent: bool = False, kind: str | None = None,
+                 field: str | None = None):
+        super().__init__(message, kind=kind, field=field)
+        self.permanent = permanent
