@@ -1,0 +1,102 @@
+"""Client matching: existing, shared, new and unmatched senders."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailroom.model import Address
+from mailroom.rules.match import (
+    ClientRecord,
+    Matched,
+    NewClient,
+    Unmatched,
+    client_name,
+    is_system_address,
+    match_client,
+)
+
+JANE = Address("Jane Doe", "jane.doe@client.example")
+ANN = ClientRecord(7, "Ann", ("jane.doe@client.example",))
+BOB = ClientRecord(3, "Bob", ("Jane.Doe@client.example", "bob@client.example"))
+CAROL = ClientRecord(12, "Carol", ("jane.doe@client.example",))
+
+
+@pytest.mark.parametrize(
+    ("sender", "candidates", "setting", "expected"),
+    [
+        (JANE, [ANN], "create", Matched(7, False, (7,))),
+        (JANE, [ANN], "leave_unmatched", Matched(7, False, (7,))),
+        # Shared address: lowest id wins, flagged, all candidates listed in order.
+        (JANE, [ANN, CAROL, BOB], "create", Matched(3, True, (3, 7, 12))),
+        # The same client twice (two matching address rows) is not ambiguous.
+        (JANE, [ANN, ANN], "create", Matched(7, False, (7,))),
+        (JANE, [], "create", NewClient("Jane Doe", "jane.doe@client.example")),
+        (Address("", "Jane.Doe@Client.Example"), [], "create",
+         NewClient("Jane Doe", "jane.doe@client.example")),
+        (JANE, [], "leave_unmatched", Unmatched(
+            "No client has the address jane.doe@client.example, and new senders are left unmatched.")),
+        (None, [], "create", Unmatched("The message has no sender address.")),
+        (Address("Nobody", ""), [], "create", Unmatched("The message has no sender address.")),
+        (Address("Mail Delivery System", "MAILER-DAEMON@mx.example"), [], "create",
+         Unmatched("mailer-daemon@mx.example is an automated sender, so no client was created.")),
+        # A client the user gave a no-reply address to still matches.
+        (Address("", "noreply@shop.example"), [ClientRecord(5, "Shop", ("noreply@shop.example",))],
+         "create", Matched(5, False, (5,))),
+    ],
+)
+def test_match_client(sender, candidates, setting, expected):
+    assert match_client(sender, candidates, setting) == expected
+
+
+def test_unknown_setting_is_a_programming_error():
+    with pytest.raises(ValueError, match="unknown_sender"):
+        match_client(JANE, [], "ask")
+
+
+@pytest.mark.parametrize(
+    ("display", "email", "name"),
+    [
+        ("Jane Doe", "jd@x.example", "Jane Doe"),
+        ('  "Jane   Doe" ', "jd@x.example", "Jane Doe"),
+        ("", "jane.doe@x.example", "Jane Doe"),
+        ("", "jane_doe-smith@x.example", "Jane Doe Smith"),
+        ("", "jane.doe+studio@x.example", "Jane Doe"),
+        ("", "JANE.DOE@x.example", "Jane Doe"),
+        ("", "mcKay@x.example", "McKay"),
+        ("jane.doe@x.example", "jane.doe@x.example", "Jane Doe"),
+        ("Doe, Jane", "jd@x.example", "Doe, Jane"),
+        ("", "...@x.example", "...@x.example"),
+    ],
+)
+def test_client_name(display, email, name):
+    assert client_name(display, email) == name
+
+
+@pytest.mark.parametrize(
+    ("email", "system"),
+    [
+        ("MAILER-DAEMON@mx.example", True),
+        ("postmaster@x.example", True),
+        ("LISTSERV@lists.example", True),
+        ("majordomo@x.example", True),
+        ("photo-club-request@lists.example", True),
+        ("owner-photo-club@lists.example", True),
+        ("photo-club-bounces@lists.example", True),
+        ("no-reply@shop.example", True),
+        ("noreply@shop.example", True),
+        ("NoReply-Alerts@bank.example", True),
+        ("do-not-reply@x.example", True),
+        ("donotreply@x.example", True),
+        ("do_not_reply@x.example", True),
+        ("no.reply+123@x.example", True),
+        # near misses: people
+        ("jane.doe@client.example", False),
+        ("nora@client.example", False),
+        ("requests@client.example", False),
+        ("owner@client.example", False),
+        ("postmaster.photos@client.example", False),
+        ("Post.Master@client.example", True),
+    ],
+)
+def test_is_system_address(email, system):
+    assert is_system_address(email) is system
