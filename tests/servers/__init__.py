@@ -1,0 +1,1 @@
+"""Real servers for the tests and the benchmarks: a throwaway CA, Dovecot, aiosmtpd, a Secret Service keyring."""
