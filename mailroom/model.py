@@ -70,3 +70,30 @@ class ParsedMessage:
     def has_header(self, name: str) -> bool:
         key = name.lower()
         return any(hname == key for hname, _ in self.headers)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to connect to one mail server; the password travels separately.
+
+    `security` is "ssl" (implicit TLS), "starttls" (STLS/STARTTLS required) or "none".
+    """
+
+    protocol: str          # "pop3" | "smtp"
+    host: str
+    port: int
+    security: str
+    username: str = ""
+    domain: str = ""
+    ca_file: str | None = None
+    timeout: float = 30.0
+
+    @property
+    def login(self) -> str:
+        """The login name: DOMAIN\\username for Exchange-style servers."""
+        return f"{self.domain}\\{self.username}" if self.domain else self.username
+
+    @property
+    def is_gmail(self) -> bool:
+        host = self.host.lower().rstrip(".")
+        return host.endswith((".gmail.com", ".googlemail.com")) or host in ("gmail.com", "googlemail.com")

@@ -1,0 +1,7 @@
+"""`python -m mailroom` is the `mailroom` command."""
+
+import sys
+
+from mailroom.cli import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""The two checks a user runs on day one: a mailbox connection, and a test email.
+
+Each returns a small result or raises a MailroomError that says which field to fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from mailroom.context import Context
+from mailroom.errors import ConfigError
+from mailroom.mail.pop3 import Pop3Client
+from mailroom.mail.smtp import SmtpClient
+from mailroom.secrets import mailbox_account, outgoing_account
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+    count: int | None = None
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "error_kind": None, "field": None, "message": self.message,
+                "count": self.count}
+
+
+def check_mailbox(ctx: Context, description: str) -> CheckResult:
+    """Connect, negotiate TLS, log in, STAT, and make sure UIDL works."""
+    mailbox_id, box = ctx.mailbox(description)
+    password = ctx.secrets.require(mailbox_account(mailbox_id), f'mailbox "{description}"')
+    ep = ctx.mailbox_endpoint(box)
+    with Pop3Client.open(ep, password) as pop:
+        count, _size = pop.stat()
+        pop.uidl()
+        pop.quit()
+    noun = "message" if count == 1 else "messages"
+    return CheckResult(True, f'Mailbox "{description}" works: {count} {noun} on {ep.host}.', count)
+
+
+def send_test_email(ctx: Context, to: str | None, now: dt.datetime | None = None) -> CheckResult:
+    """Send the *Send Test Email* message through the outgoing account."""
+    ep = ctx.outgoing_endpoint()
+    out = ctx.settings()["outgoing"]
+    sender = out["email"] or out["username"]
+    if not sender:
+        raise ConfigError("The outgoing account has no email address: set [outgoing] email.", field="email")
+    to = to or sender
+    password = ctx.secrets.require(outgoing_account(), "the outgoing account") if ep.username else None
+    msg = EmailMessage()
+    msg["From"] = email.utils.formataddr((out["display_name"] or "", sender))
+    msg["To"] = to
+    msg["Subject"] = "Mailroom test email"
+    msg["Date"] = email.utils.format_datetime(now or dt.datetime.now(dt.timezone.utc))
+    msg["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2] or None)
+    msg.set_content(f"This is a test email from Mailroom, sent through {ep.host} port {ep.port}.\n"
+                    "If you can read it, the outgoing account works.\n")
+    with SmtpClient.open(ep, password) as smtp:
+        smtp.send_message(msg)
+    return CheckResult(True, f"A test email was sent to {to} through {ep.host}.")

@@ -1,0 +1,113 @@
+"""Turn a failed connection attempt into one plain sentence and the field to fix.
+
+Pure: takes the exception, the stage it happened at and the endpoint, returns a
+MailroomError with `kind` (dns, connect, timeout, tls, certificate, starttls, auth,
+uidl) and `field` (host, port, security, username, password, ca_file). The shell in
+`connect.py` gathers the facts (stage, a peeked certificate, a TLS probe); this
+module only decides the words, so every case is table-tested.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+from mailroom.errors import ConnectError, CredentialError, MailroomError, ProtocolError
+from mailroom.mail.tls import CertificateFacts
+from mailroom.model import Endpoint
+
+_NAMES = {"pop3": "POP3", "smtp": "SMTP"}
+
+
+def _where(ep: Endpoint) -> str:
+    return f"{ep.host} port {ep.port}"
+
+
+def _usual_port(ep: Endpoint) -> str:
+    if ep.protocol == "smtp":
+        return "587 for STARTTLS, 465 for SSL"
+    return "995 for SSL, 110 for STARTTLS"
+
+
+def dns_error(ep: Endpoint) -> MailroomError:
+    return ConnectError(f'The server name "{ep.host}" was not found. Check the spelling of the server '
+                        "name, and that this computer is online.", kind="dns", field="host")
+
+
+def refused_error(ep: Endpoint, exc: OSError) -> MailroomError:
+    why = "refused the connection" if isinstance(exc, ConnectionRefusedError) else "could not be reached"
+    return ConnectError(f"Nothing answers at {_where(ep)}: the server {why}. Check the port "
+                        f"({_usual_port(ep)}).", kind="connect", field="port")
+
+
+def timeout_error(ep: Endpoint, *, speaks_tls: bool = False) -> MailroomError:
+    if speaks_tls and ep.security != "ssl":
+        return ConnectError(f"{_where(ep)} expects an SSL connection, but the security setting is "
+                            f'"{ep.security}". Choose SSL for this port.', kind="tls", field="security")
+    return ConnectError(f"{_where(ep)} did not answer within {ep.timeout:g} seconds. Check the server "
+                        f"name and the port ({_usual_port(ep)}), and that no firewall blocks it.",
+                        kind="timeout", field="port")
+
+
+def tls_error(ep: Endpoint, exc: Exception, cert: CertificateFacts | None = None) -> MailroomError:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = (exc.verify_message or "not trusted").rstrip(".")
+        if "hostname mismatch" in reason.lower() or "ip address mismatch" in reason.lower():
+            issued = f' (it was issued for "{cert.subject}")' if cert else ""
+            return ConnectError(f'The certificate of {ep.host} does not match that name{issued}. '
+                                "Check the server name.", kind="certificate", field="host")
+        issuer = f', issued by "{cert.issuer}",' if cert else ""
+        return ConnectError(f"The certificate of {ep.host}{issuer} is not trusted ({reason}). If this "
+                            "is your own server, give its CA certificate file in the ca_file setting.",
+                            kind="certificate", field="ca_file")
+    if ep.security == "ssl":
+        return ConnectError(f"{_where(ep)} does not speak SSL: the security setting is \"ssl\" but "
+                            f"the server answered in plain text. Choose STARTTLS, or use the SSL port "
+                            f"({_usual_port(ep)}).", kind="tls", field="security")
+    return ConnectError(f"The secure connection to {_where(ep)} failed ({exc}). Check the security "
+                        "setting and the port.", kind="tls", field="security")
+
+
+def starttls_missing(ep: Endpoint) -> MailroomError:
+    verb = "STLS" if ep.protocol == "pop3" else "STARTTLS"
+    return ConnectError(f"{_where(ep)} does not offer {verb}, so the password would travel as plain "
+                        "text. Mailroom did not send it. Choose SSL (and its port), or ask your "
+                        "provider for the secure settings.", kind="starttls", field="security")
+
+
+def auth_error(ep: Endpoint, server_reply: str) -> MailroomError:
+    reply = f' The server said: "{server_reply.strip()}".' if server_reply.strip() else ""
+    if ep.is_gmail:
+        extra = ("Gmail needs an app password, not your normal password: turn on 2-Step "
+                 "Verification, then create one at myaccount.google.com/apppasswords.")
+        if ep.protocol == "pop3":
+            extra += " Also make sure POP is enabled in Gmail's settings (Forwarding and POP/IMAP)."
+        return CredentialError(f"Gmail rejected the login for {ep.login}. {extra}{reply}",
+                               kind="auth", field="password")
+    return CredentialError(f"{ep.host} rejected the user name or password for {ep.login}. Check both; "
+                           f"the password is saved with `mailroom password set`.{reply}",
+                           kind="auth", field="password")
+
+
+def uidl_missing(ep: Endpoint) -> MailroomError:
+    return ProtocolError(f"{ep.host} does not support the POP3 UIDL command, which Mailroom needs to "
+                         "remember which messages it has already imported. Use a server that "
+                         "supports it.", kind="uidl", field="host")
+
+
+def connection_lost(ep: Endpoint, exc: Exception) -> MailroomError:
+    return ConnectError(f"The connection to {_where(ep)} was lost ({type(exc).__name__}). "
+                        "Mailroom will try again.", kind="connect", field=None)
+
+
+def diagnose_socket(ep: Endpoint, exc: BaseException) -> MailroomError:
+    """Classify an error raised while resolving or connecting."""
+    if isinstance(exc, socket.gaierror):
+        return dns_error(ep)
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return timeout_error(ep)
+    if isinstance(exc, ssl.SSLError):
+        return tls_error(ep, exc)
+    if isinstance(exc, OSError):
+        return refused_error(ep, exc)
+    return connection_lost(ep, exc)

@@ -1,0 +1,131 @@
+"""Passwords, kept only in the OS keyring (service "mailroom").
+
+The store holds no password and no copy of one: an account's keyring entry name is
+derived from this install's id and the account ("outgoing", "mailbox:<id>"), so the
+database needs no reference column. Keyring calls run off the calling thread with a
+timeout, because an unlock prompt can hang (SECURITY.md #13). A missing backend, or
+one that would silently write plain text, is a clear error, never a fallback
+(SECURITY.md #12).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+from mailroom import logs
+from mailroom.errors import CredentialError
+
+SERVICE = "mailroom"
+TIMEOUT_S = 30.0
+T = TypeVar("T")
+
+
+class Secret(str):
+    """A password: a str whose repr and str in logs never show the value."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+def outgoing_account() -> str:
+    return "outgoing"
+
+
+def mailbox_account(mailbox_id: int) -> str:
+    return f"mailbox:{mailbox_id}"
+
+
+def _how_to_fix() -> str:
+    if sys.platform.startswith("linux"):
+        return ("Install and unlock a Secret Service keyring (GNOME Keyring or KWallet), for "
+                "example `apt install gnome-keyring`, and log in to a desktop session. To keep "
+                "passwords in a plain-text file instead, choose that explicitly with "
+                "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring.")
+    return "Make sure the system keychain (Windows Credential Manager / macOS Keychain) is available."
+
+
+def _user_chose_backend() -> bool:
+    """The user picked a backend explicitly (environment or keyringrc.cfg)."""
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return True
+    try:
+        return keyring.core.load_config() is not None
+    except Exception:  # a broken keyringrc.cfg: treat as not chosen, the backend check reports it
+        return False
+
+
+def backend() -> keyring.backend.KeyringBackend:
+    """The keyring backend to use, or CredentialError saying what to install or enable."""
+    chosen = keyring.get_keyring()
+    name = type(chosen).__module__ + "." + type(chosen).__name__
+    if name.startswith(("keyring.backends.fail", "keyring.backends.null")):
+        raise CredentialError("No password store (keyring) is available, so nothing was saved. "
+                              + _how_to_fix(), kind="keyring", field="password")
+    if not _user_chose_backend() and chosen.priority < 1:
+        # keyrings.alt's file backends rank below 1: a silent plain-text fallback.
+        raise CredentialError(f"The only password store found ({name}) keeps passwords in a plain "
+                              "file, so nothing was saved. " + _how_to_fix(),
+                              kind="keyring", field="password")
+    return chosen
+
+
+class Secrets:
+    """Get and set account passwords for one install."""
+
+    def __init__(self, install_id: str, timeout: float = TIMEOUT_S):
+        self._install_id = install_id
+        self._timeout = timeout
+
+    def _name(self, account: str) -> str:
+        return f"{self._install_id}:{account}"
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
+        try:
+            return pool.submit(fn).result(timeout=self._timeout)
+        except concurrent.futures.TimeoutError:
+            raise CredentialError("The password store did not answer in time; it may be locked "
+                                  "and waiting for you to unlock it.", kind="keyring",
+                                  field="password") from None
+        except keyring.errors.KeyringError as exc:
+            raise CredentialError(f"The password store refused: {type(exc).__name__}. "
+                                  + _how_to_fix(), kind="keyring", field="password") from None
+        finally:
+            pool.shutdown(wait=False)
+
+    def get(self, account: str) -> Secret | None:
+        store = backend()
+        value = self._call(lambda: store.get_password(SERVICE, self._name(account)))
+        if value is None:
+            return None
+        logs.redact(value)
+        return Secret(value)
+
+    def require(self, account: str, what: str) -> Secret:
+        value = self.get(account)
+        if not value:
+            command = ("mailroom password set outgoing" if account == outgoing_account()
+                       else f'mailroom password set mailbox "{what}"')
+            raise CredentialError(f"No password is saved for {what}. Save it with: {command}",
+                                  field="password")
+        return value
+
+    def set(self, account: str, password: str) -> None:
+        store = backend()
+        logs.redact(password)
+        self._call(lambda: store.set_password(SERVICE, self._name(account), password))
+
+    def delete(self, account: str) -> None:
+        store = backend()
+        try:
+            self._call(lambda: store.delete_password(SERVICE, self._name(account)))
+        except CredentialError:
+            pass  # nothing stored is the state asked for

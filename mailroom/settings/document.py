@@ -1,0 +1,137 @@
+"""Validate a settings document (the parsed TOML file) into its canonical form.
+
+Canonical form: {section: {key: value}} for single sections and
+{section: [{key: value}, ...]} for lists, every field present (None when unset),
+references by name. Every problem is reported at once, as
+`mailboxes[2].port: must be 1-65535` (entries count from 1, as a person counts).
+Pure: apart from `ca_file` existence, no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from mailroom.errors import ConfigError
+from mailroom.settings.fields import SECTION, SECTIONS, Section, convert, default_port
+
+Document = dict[str, Any]
+
+
+def _entry(section: Section, raw: Any, where: str, problems: list[str], warnings: list[str]) -> dict | None:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a table of settings")
+        return None
+    out: dict[str, Any] = {}
+    for key in raw:
+        if key not in section.by_name:
+            warnings.append(f"{where}.{key}: unknown setting, ignored")
+    for f in section.fields:
+        value = raw.get(f.name)
+        if value is None or value == "":
+            if f.required:
+                problems.append(f"{where}.{f.name}: is required")
+                out[f.name] = None
+            else:
+                out[f.name] = copy.copy(f.default)
+            continue
+        value, error = convert(f, value)
+        if error:
+            problems.append(f"{where}.{f.name}: {error}")
+        out[f.name] = value
+    return out
+
+
+def _check_references(doc: Document, problems: list[str]) -> None:
+    names = {s.name: {e[s.key] for e in doc[s.name]} for s in SECTIONS if not s.single}
+    for section in SECTIONS:
+        if section.single:
+            continue
+        seen: set = set()
+        for i, entry in enumerate(doc[section.name], 1):
+            where = f"{section.name}[{i}]"
+            key = entry[section.key]
+            if key is not None and key in seen:
+                problems.append(f"{where}.{section.key}: {key!r} is used twice")
+            seen.add(key)
+            for f in section.fields:
+                value = entry[f.name]
+                if f.ref and value is not None and value not in names[f.ref]:
+                    problems.append(f"{where}.{f.name}: no {f.ref[:-1].replace('_', ' ')} named {value!r}")
+
+
+def _check_mailbox(doc: Document, i: int, box: dict, problems: list[str]) -> None:
+    where = f"mailboxes[{i}]"
+    users = {u["name"]: u for u in doc["users"]}
+    statuses = {s["name"]: s for s in doc["task_statuses"]}
+    if box["port"] is None and box["security"] and box["protocol"]:
+        box["port"] = default_port(box["protocol"], box["security"])
+    if box["username"] is None:
+        box["username"] = box["email"]
+    user = users.get(box["user"])
+    if user and box["department"] and user["department"] not in (None, box["department"]):
+        problems.append(f"{where}.user: {box['user']!r} is not in department {box['department']!r}")
+    if box["create_tasks"] and not box["task_type"]:
+        problems.append(f"{where}.task_type: is required when create_tasks is true")
+    status = statuses.get(box["task_status"])
+    if status and box["task_type"] and status["task_type"] not in (None, box["task_type"]):
+        problems.append(f"{where}.task_status: {box['task_status']!r} belongs to task type "
+                        f"{status['task_type']!r}, not {box['task_type']!r}")
+    if box["create_tasks"] and box["task_type"] and not box["task_status"]:
+        fitting = [s["name"] for s in doc["task_statuses"]
+                   if s["task_type"] in (None, box["task_type"]) and not s["final"]]
+        if fitting:
+            box["task_status"] = fitting[0]
+        else:
+            problems.append(f"{where}.task_status: is required (no open status exists for "
+                            f"task type {box['task_type']!r})")
+    if box["autoreply"] and not box["autoreply_template"]:
+        problems.append(f"{where}.autoreply_template: is required when autoreply is true")
+
+
+def _check_template(i: int, template: dict, problems: list[str]) -> None:
+    from mailroom.rules.templates import validate_template
+
+    if template["kind"] is None or template["subject"] is None or template["body"] is None:
+        return
+    for error in validate_template(template["kind"], template["subject"] or "", template["body"] or ""):
+        problems.append(f"templates[{i}]: {error}")
+
+
+def validate(raw: Any) -> tuple[Document, list[str]]:
+    """The canonical document and the warnings; raises ConfigError listing every problem."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    if not isinstance(raw, dict):
+        raise ConfigError("The settings file must hold TOML tables.", problems=["(file): not a table"])
+    for key in raw:
+        if key not in SECTION:
+            warnings.append(f"{key}: unknown section, ignored")
+    doc: Document = {}
+    for section in SECTIONS:
+        value = raw.get(section.name)
+        if section.single:
+            doc[section.name] = _entry(section, value if value is not None else {}, section.name,
+                                       problems, warnings) or {}
+            continue
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            problems.append(f"{section.name}: must be a list of [[{section.name}]] tables")
+            value = []
+        entries = [_entry(section, item, f"{section.name}[{i}]", problems, warnings)
+                   for i, item in enumerate(value, 1)]
+        doc[section.name] = [e for e in entries if e is not None]
+    out = doc["outgoing"]
+    if out.get("port") is None and out.get("security"):
+        out["port"] = default_port("smtp", out["security"])
+    _check_references(doc, problems)
+    for i, box in enumerate(doc["mailboxes"], 1):
+        _check_mailbox(doc, i, box, problems)
+    for i, template in enumerate(doc["templates"], 1):
+        _check_template(i, template, problems)
+    if problems:
+        count = len(problems)
+        raise ConfigError(f"The settings have {count} problem{'s' if count > 1 else ''}; nothing was changed.",
+                          problems=problems)
+    return doc, warnings

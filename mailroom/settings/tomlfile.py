@@ -1,0 +1,44 @@
+"""The settings file: TOML in, TOML out.
+
+`read` parses and validates (raising ConfigError with every problem); `write` emits
+the canonical document, omitting unset values, and never holds a secret: passwords
+are not settings, they live in the keyring (see mailroom/secrets.py).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+from mailroom.errors import ConfigError
+from mailroom.settings.document import Document, validate
+from mailroom.settings.fields import SECTIONS
+
+
+def read(path: Path) -> tuple[Document, list[str]]:
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"No settings file at {path}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", problems=[f"(file): {exc}"]) from None
+    return validate(raw)
+
+
+def dumps(doc: Document) -> str:
+    """The canonical document as TOML, sections in the documented order, unset values left out."""
+    parts = ["# Mailroom settings. Passwords are not in this file: they live in the OS keyring.\n"]
+    for section in SECTIONS:
+        entries = [doc[section.name]] if section.single else doc[section.name]
+        for entry in entries:
+            values = {f.name: entry[f.name] for f in section.fields if entry.get(f.name) is not None}
+            header = f"[{section.name}]" if section.single else f"[[{section.name}]]"
+            parts.append(f"{header}\n{tomli_w.dumps(values, multiline_strings=True)}")
+    return "\n".join(parts)
+
+
+def write(path: Path, doc: Document) -> None:
+    Path(path).write_text(dumps(doc), encoding="utf-8")

@@ -1,0 +1,72 @@
+"""Open the database and bring its schema up to date.
+
+SQLite gets WAL mode, foreign keys and a busy timeout on every connection, and its
+file is created 0600 (SECURITY.md #18). Alembic migrations run at every start, so a
+new version of Mailroom upgrades an old database before anything else touches it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+from mailroom import paths
+from mailroom.errors import ConfigError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_url() -> str:
+    """`MAILROOM_DATABASE_URL` if set (e.g. PostgreSQL), else SQLite in the data folder."""
+    return os.environ.get("MAILROOM_DATABASE_URL") or f"sqlite:///{paths.database_path()}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # WAL + NORMAL is durable against a killed process; only power loss can drop the
+    # last transactions, and the server copy is never deleted before a commit is durable
+    # in that sense either way (DELE happens after commit, applied only at QUIT).
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = url or default_url()
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+        elif os.name == "posix":
+            os.chmod(path, 0o600)
+        engine = sa.create_engine(url)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise ConfigError(f"The database URL is not usable: {exc}", field="database_url") from None
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every pending Alembic migration."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+def open_store(url: str | None = None) -> Engine:
+    """An engine on an up-to-date database."""
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
