@@ -1,0 +1,394 @@
+"""The auto-reply decision: send an acknowledgement to this message, or not, and why.
+
+The rules follow RFC 3834 ("Recommendations for Automatic Responses to Electronic
+Mail") and RFC 5230 (the Sieve "vacation" action), whose aim is ours: answer people,
+never machines, never a list, and never start a mail loop. Each rule is one row of
+`RULES`; the first row that objects wins, so the order puts the most telling reason
+first (our own mail coming back beats "it is an auto-reply"). A `Skip` carries a
+stable `rule` id for logs and tests and a sentence for the user.
+
+Pure: the time, the business hours, what was sent to this sender before and every
+setting arrive in `AutoreplyFacts`. This module never reads the clock or the store,
+and never sends anything; it only says `SendReply` or `Skip`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, fields
+from typing import Callable, Literal
+from zoneinfo import ZoneInfo
+
+from mailroom.model import ParsedMessage
+from mailroom.rules.hours import BusinessHours, is_within_hours
+from mailroom.rules.match import is_system_address
+
+When = Literal["new_conversation", "every_email", "new_client"]
+WHEN_CHOICES: tuple[str, ...] = ("new_conversation", "every_email", "new_client")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoreplyPolicy:
+    """Everything the decision needs except what thread and match work out.
+
+    Addresses are compared case-insensitively. `now` and `last_reply_to_sender` are
+    aware datetimes. `last_reply_to_sender` is when this mailbox last auto-replied to
+    `reply_address(msg)`, as the shell found it in the outbox.
+    """
+
+    enabled: bool
+    when: When
+    outside_hours_only: bool
+    business_hours: BusinessHours | None
+    timezone: ZoneInfo
+    mailbox_addresses: tuple[str, ...]
+    own_addresses: tuple[str, ...]
+    x_loop: str
+    now: dt.datetime
+    max_age: dt.timedelta = dt.timedelta(hours=24)
+    rate_limit: dt.timedelta = dt.timedelta(days=7)
+    last_reply_to_sender: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.when not in WHEN_CHOICES:
+            raise ValueError(f"when must be one of {', '.join(WHEN_CHOICES)}, not {self.when!r}")
+        for name in ("now", "last_reply_to_sender"):
+            value = getattr(self, name)
+            if value is not None and value.utcoffset() is None:
+                raise ValueError(f"{name} must be an aware datetime")
+
+    def with_thread(self, *, is_reply: bool, is_new_client: bool) -> AutoreplyFacts:
+        """These settings plus what reply detection and client matching found."""
+        values = {f.name: getattr(self, f.name) for f in fields(AutoreplyPolicy)}
+        return AutoreplyFacts(**values, is_reply=is_reply, is_new_client=is_new_client)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoreplyFacts(AutoreplyPolicy):
+    """The policy plus `is_reply` (from thread) and `is_new_client` (from match)."""
+
+    is_reply: bool
+    is_new_client: bool
+
+
+@dataclass(frozen=True)
+class SendReply:
+    """Send the auto-reply to `to` (the Return-Path) from `from_address` (ours)."""
+
+    to: str
+    from_address: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    """No auto-reply: `rule` is a stable id, `reason` a sentence for the user."""
+
+    reason: str
+    rule: str
+
+
+Check = Callable[[ParsedMessage, AutoreplyFacts], "str | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One reason not to reply: `check` returns the user's sentence when it applies."""
+
+    name: str
+    check: Check
+
+
+def reply_address(msg: ParsedMessage) -> str | None:
+    """The envelope sender from Return-Path, lower-case: where a reply would go.
+
+    None when the header is missing, "" for the null sender "<>". The shell uses this
+    same value to look up `last_reply_to_sender`.
+    """
+    if msg.return_path is None:
+        return None
+    return msg.return_path.strip().strip("<>").strip().lower()
+
+
+def decide_autoreply(msg: ParsedMessage, facts: AutoreplyFacts) -> SendReply | Skip:
+    """Reply to `msg` or skip it: the first rule in `RULES` that objects decides."""
+    for rule in RULES:
+        reason = rule.check(msg, facts)
+        if reason is not None:
+            return Skip(reason=reason, rule=rule.name)
+    to = reply_address(msg)
+    from_address = _addressed_to(msg, facts)
+    assert to and from_address  # guaranteed by the null-sender and not-addressed rules
+    return SendReply(to=to, from_address=from_address, reason=_why_send(facts))
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+def _first_word(value: str) -> str:
+    """The first token of a header value, lower-case ("auto-replied; x=y" -> "auto-replied")."""
+    return re.split(r"[\s;,(]+", value.strip(), maxsplit=1)[0].lower()
+
+
+def _tokens(value: str) -> set[str]:
+    return {token.lower() for token in re.split(r"[\s,;]+", value) if token}
+
+
+def _senders(msg: ParsedMessage) -> list[str]:
+    found = [msg.from_addr.email.lower()] if msg.from_addr and msg.from_addr.email else []
+    envelope = reply_address(msg)
+    if envelope:
+        found.append(envelope)
+    return found
+
+
+def _addressed_to(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    """The first of our mailbox addresses among To, Cc, Resent-To, Resent-Cc, in that order."""
+    ours = {address.lower() for address in facts.mailbox_addresses}
+    for group in (msg.to, msg.cc, msg.resent_to, msg.resent_cc):
+        for address in group:
+            if address.email.lower() in ours:
+                return address.email.lower()
+    return None
+
+
+def _why_send(facts: AutoreplyFacts) -> str:
+    what = {
+        "new_conversation": "It starts a new conversation",
+        "every_email": "Auto-replies go to every email",
+        "new_client": "It comes from a new client",
+    }[facts.when]
+    return what + (", outside business hours." if facts.outside_hours_only else ".")
+
+
+# -- the rules, in the order they are asked ---------------------------------------------
+
+def _disabled(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    return None if facts.enabled else "Auto-replies are turned off for this mailbox."
+
+
+def _null_sender(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # RFC 3834 section 4 (Where to send automatic responses): to the Return-Path
+    # only, and never when it is empty; the null sender marks bounces and
+    # notifications (RFC 5321 section 4.5.5).
+    envelope = reply_address(msg)
+    if envelope is None:
+        return "The message has no Return-Path, so there is no envelope sender to reply to."
+    if envelope == "":
+        return "The message came from the null sender <>, as bounces and notifications do."
+    if "@" not in envelope:
+        return f"The Return-Path {envelope!r} is not an address that can be replied to."
+    return None
+
+
+def _x_loop(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # Our replies carry X-Loop (the procmail convention); seeing it means our own
+    # mail has come back to us.
+    mark = facts.x_loop.strip().lower()
+    if mark and any(value.strip().lower() == mark for value in msg.header("x-loop")):
+        return "The message carries our own X-Loop header: it is our mail coming back."
+    return None
+
+
+def _own_address(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # RFC 5230 (vacation) never replies to the user's own addresses.
+    own = {address.lower() for address in facts.own_addresses}
+    for sender in _senders(msg):
+        if sender in own:
+            return f"The message was sent by one of our own addresses ({sender})."
+    return None
+
+
+def _auto_submitted(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # RFC 3834 section 2 and section 5; RFC 5230: any Auto-Submitted value other
+    # than "no" means software sent it. An empty value is not "no".
+    for value in msg.header("auto-submitted"):
+        if _first_word(value) != "no":
+            return f"The message is marked Auto-Submitted: {value.strip() or '(empty)'}."
+    return None
+
+
+_REPORT_TYPES = ("multipart/report", "message/delivery-status", "message/disposition-notification")
+
+
+def _report(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # Delivery and read reports (RFC 6522, RFC 3464, RFC 8098) are answers
+    # already; RFC 3834 section 2 says never to answer them.
+    content_type = msg.content_type.split(";", 1)[0].strip().lower()
+    if content_type in _REPORT_TYPES:
+        return f"The message is a delivery or read report ({content_type})."
+    return None
+
+
+_BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
+
+
+def _precedence(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # Not a standard (RFC 3834 section 2 says not to rely on it when sending), but
+    # widely set on bulk and list mail, so honour it when receiving.
+    for name in ("precedence", "x-precedence"):
+        for value in msg.header(name):
+            if _first_word(value) in _BULK_PRECEDENCE:
+                return f"The message is marked {name.title()}: {value.strip()}."
+    return None
+
+
+# RFC 2369 (List-Help, -Unsubscribe, -Subscribe, -Post, -Owner, -Archive), RFC 2919
+# (List-Id), RFC 8058 (List-Unsubscribe-Post): any "List-" header is list or bulk mail
+# (RFC 5230 does not reply to them). Mailing-List is ezmlm's older equivalent.
+_LIST_HEADERS = ("mailing-list", "x-mailing-list")
+
+
+def _list_header(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    for name, _value in msg.headers:
+        if name.startswith("list-") or name in _LIST_HEADERS:
+            return f"The message comes from a mailing list or bulk sender (it has {name.title()})."
+    return None
+
+
+_SUPPRESS = frozenset({"all", "oof", "autoreply"})
+
+
+def _auto_response_suppress(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # Microsoft's X-Auto-Response-Suppress ([MS-OXCMAIL] 2.2.3.2.20): a comma list;
+    # All, OOF and AutoReply ask for no auto-replies. DR, NDR, RN, NRN only concern
+    # delivery and read receipts, which we never send.
+    for value in msg.header("x-auto-response-suppress"):
+        asked = _tokens(value) & _SUPPRESS
+        if asked:
+            return f"The sender asked for no auto-replies (X-Auto-Response-Suppress: {value.strip()})."
+    return None
+
+
+# Headers that autoresponders and cron stamp on what they send; any value counts.
+# Feedback-ID is deliberately absent: ESPs (Amazon SES, SendGrid, ...) add it to all
+# mail they relay, including one-to-one mail from people (Amazon WorkMail sends via
+# SES), and the bulk mail it also marks carries List-Unsubscribe, which Gmail and
+# Yahoo require of bulk senders, or comes from a no-reply address.
+_AUTOREPLY_MARKERS = (
+    "x-autoreply",
+    "x-autorespond",
+    "x-autogenerated",
+    "x-autoreply-from",
+    "x-mail-autoreply",
+    "x-cron-env",
+)
+
+
+def _autoreply_marker(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    for name in _AUTOREPLY_MARKERS:
+        if msg.has_header(name):
+            return f"The message is from an autoresponder or scheduled job (it has {name.title()})."
+    return None
+
+
+def _spam_verdict(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # A reply to spam goes to a forged or harvested address (backscatter). Trust
+    # the upstream filter's verdict: SpamAssassin's X-Spam-Flag / X-Spam-Status,
+    # rspamd's X-Spam.
+    for name in ("x-spam-flag", "x-spam-status", "x-spam"):
+        for value in msg.header(name):
+            if _first_word(value) == "yes":
+                return f"The mail server marked the message as spam ({name.title()}: {value.strip()})."
+    return None
+
+
+def _system_sender(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # RFC 5230 and RFC 3834 section 2: no replies to list robots, mailer-daemons and
+    # senders that say they read nothing.
+    for sender in _senders(msg):
+        if is_system_address(sender):
+            return f"The sender {sender} is an automated address."
+    return None
+
+
+def _not_addressed(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # RFC 5230 (Restricting Replies to Personal Messages): reply only when one of the
+    # mailbox's addresses is in To, Cc, Resent-To or Resent-Cc; otherwise we got it
+    # by Bcc, a list or a forward, and the sender did not write to us.
+    if _addressed_to(msg, facts) is None:
+        return "None of this mailbox's addresses is in To or Cc; it came by Bcc, a list or a forward."
+    return None
+
+
+def _no_date(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # Connecting a mailbox full of old mail must send nothing. A message with no
+    # date at all (the parser found neither Date nor Received) cannot prove it is
+    # new, so it gets no reply either: the safe side.
+    if msg.date is None:
+        return "The message has no date, so it may be old mail."
+    return None
+
+
+def _too_old(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    if msg.date is not None and facts.now - msg.date > facts.max_age:
+        return f"The message is older than {_duration(facts.max_age)}."
+    return None
+
+
+def _is_reply(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    if facts.when == "new_conversation" and facts.is_reply:
+        return "The message replies to an existing conversation; auto-replies go to new ones only."
+    return None
+
+
+def _not_new_client(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    if facts.when == "new_client" and not facts.is_new_client:
+        return "The sender is an existing client; auto-replies go to new clients only."
+    return None
+
+
+def _no_business_hours(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # Without hours we cannot tell "outside", and guessing either way surprises.
+    if facts.outside_hours_only and facts.business_hours is None:
+        return "Auto-replies are for outside business hours only, but no business hours are set."
+    return None
+
+
+def _inside_hours(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # Judged at `now`, when the reply would go out, not at the message's Date.
+    hours = facts.business_hours
+    if facts.outside_hours_only and hours is not None and is_within_hours(hours, facts.timezone, facts.now):
+        return "It is within business hours; auto-replies go out only outside them."
+    return None
+
+
+def _rate_limit(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # RFC 3834 section 2 and RFC 5230 (:days, Previous Response Tracking): one
+    # reply per sender per period. A last reply "in the future" (a clock that was
+    # wrong) also counts as recent.
+    last = facts.last_reply_to_sender
+    if last is not None and facts.now - last < facts.rate_limit:
+        return f"This sender already had an auto-reply within the last {_duration(facts.rate_limit)}."
+    return None
+
+
+def _duration(span: dt.timedelta) -> str:
+    if span % dt.timedelta(days=1) == dt.timedelta(0) and span >= dt.timedelta(days=2):
+        return f"{span.days} days"
+    hours = span / dt.timedelta(hours=1)
+    return f"{hours:g} hours" if hours != 1 else "1 hour"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("disabled", _disabled),
+    Rule("null-sender", _null_sender),
+    Rule("x-loop", _x_loop),
+    Rule("own-address", _own_address),
+    Rule("auto-submitted", _auto_submitted),
+    Rule("report", _report),
+    Rule("precedence", _precedence),
+    Rule("list-header", _list_header),
+    Rule("auto-response-suppress", _auto_response_suppress),
+    Rule("autoreply-marker", _autoreply_marker),
+    Rule("spam-verdict", _spam_verdict),
+    Rule("system-sender", _system_sender),
+    Rule("not-addressed", _not_addressed),
+    Rule("no-date", _no_date),
+    Rule("too-old", _too_old),
+    Rule("is-reply", _is_reply),
+    Rule("not-new-client", _not_new_client),
+    Rule("no-business-hours", _no_business_hours),
+    Rule("inside-hours", _inside_hours),
+    Rule("rate-limit", _rate_limit),
+)
