@@ -1,0 +1,188 @@
+"""Templates: merge fields, escaping, the sandbox, validation messages and preview."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sys
+import types
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailroom.errors import ConfigError
+from mailroom.rules.templates import (
+    KINDS,
+    MERGE_FIELDS,
+    SAMPLE_CONTEXT,
+    MergeContext,
+    Rendered,
+    TemplateError,
+    first_name,
+    format_message_date,
+    preview,
+    render_template,
+    validate_template,
+)
+
+CONTEXT = MergeContext(
+    client_name="Jane Doe",
+    client_email="jane@client.example",
+    message_subject="Prices & <dates>",
+    company_name="Bright Lights",
+    user_name="Sam",
+)
+
+
+def fake_text(html: str) -> str:
+    return f"TEXT[{html}]"
+
+
+def test_every_merge_field_is_a_context_field_and_back():
+    names = [f.name for f in MERGE_FIELDS]
+    assert len(names) == len(set(names))
+    assert {n.replace(".", "_") for n in names} == {f.name for f in dataclasses.fields(MergeContext)}
+    assert all(f.help.endswith(".") and f.sample for f in MERGE_FIELDS)
+
+
+def test_every_merge_field_renders_its_sample():
+    for field in MERGE_FIELDS:
+        rendered = preview("form_letter", "x", "{{ " + field.name + " }}")
+        assert rendered.text == field.sample, field.name
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject", "body", "expected"),
+    [
+        ("form_letter", "Re: {{ message.subject }}", "Dear {{ client.first_name }},\n",
+         Rendered("Re: Prices & <dates>", "Dear Jane,\n", None)),
+        # Plain text is not escaped.
+        ("form_letter", "Hi", "About: {{ message.subject }}", Rendered("Hi", "About: Prices & <dates>", None)),
+        # HTML escapes merged values but not the template's own markup; the subject
+        # (a header) is never HTML-escaped.
+        ("html_email", "Re: {{ message.subject }}", "<p>About {{ message.subject }}</p>",
+         Rendered("Re: Prices & <dates>", "TEXT[<p>About Prices &amp; &lt;dates&gt;</p>]",
+                  "<p>About Prices &amp; &lt;dates&gt;</p>")),
+        # Missing values are "", and can be defaulted in the template.
+        ("form_letter", "Hi", "{{ company.phone or 'our office' }}", Rendered("Hi", "our office", None)),
+        ("form_letter", "{{ company.name }}\r\nBcc: victim@x.example", "b",
+         Rendered("Bright Lights Bcc: victim@x.example", "b", None)),
+    ],
+)
+def test_render(kind, subject, body, expected):
+    assert render_template(kind, subject, body, CONTEXT, to_text=fake_text) == expected
+
+
+@pytest.mark.parametrize(
+    "hostile_subject",
+    ["Hello\r\nBcc: all@x.example", "Hello\nX-Evil: 1", "Hello\rX", "A\u2028B", "A\x85B", "A\x00B\tC"],
+)
+def test_subject_never_has_line_breaks_even_from_merged_values(hostile_subject):
+    context = dataclasses.replace(CONTEXT, message_subject=hostile_subject)
+    subject = render_template("form_letter", "Re: {{ message.subject }}", "b", context).subject
+    assert not any(c in subject for c in "\r\n\x00\x85\u2028\t")
+    assert subject.startswith("Re: ")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ ''.__class__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ client.__class__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ '{0.__class__}'.format(client) }}",
+        "{{ client.update({'name': 'x'}) }}",
+        "{{ client.clear() }}",
+        "{{ 'x' * 1000000 }}",
+        "{{ 9 ** 999999 }}",
+        "{{ range(10000000) | list }}",
+    ],
+)
+def test_sandbox_stops_escapes_and_exhaustion(body):
+    with pytest.raises(TemplateError):
+        render_template("form_letter", "s", body, CONTEXT)
+    assert validate_template("form_letter", "s", body)
+
+
+def test_template_error_is_a_config_error_listing_problems():
+    with pytest.raises(ConfigError) as info:
+        render_template("form_letter", "s", "{{ client.nmae }}", CONTEXT)
+    assert info.value.field == "template" and info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject", "body", "problems"),
+    [
+        ("form_letter", "Thanks, {{ client.first_name }}", "Dear {{ client.name }},\n{{ company.name }}", []),
+        ("html_email", "Re: {{ message.subject }}", "<p>{% if user.name %}{{ user.name }}{% endif %}</p>", []),
+        ("form_letter", "", "x", ["The subject is empty."]),
+        ("form_letter", "s", "  ", ["The body is empty."]),
+        ("form_letter", "s", "Dear {{ client.name ", ["Body, line 1: unexpected end of template"]),
+        ("form_letter", "{% if %}", "x", ["Subject, line 1: "]),
+        ("form_letter", "s", "Dear {{ client.nmae }}",
+         ["Body, line 1: unknown merge field {{ client.nmae }}. "
+          "Use client.email, client.first_name, client.name."]),
+        ("form_letter", "s", "Dear {{ client['nmae'] }}", ["unknown merge field {{ client.nmae }}"]),
+        ("form_letter", "s", "\n\n{{ custmer.name }}", ["Body: unknown merge field {{ custmer }}. Use "]),
+        ("form_letter", "s", "Dear {{ client }}", ["Body, line 1: {{ client }} is a group, not a field."]),
+        ("form_letter", "s", "{{ ''.__class__ }}", ["Body: not allowed in a template"]),
+        ("form_letter", "s", "{{ 1 / 0 }}", ["Body: division by zero"]),
+        ("form_letter", "{{ company.nmae }}", "{{ client.x }}",
+         ["Subject, line 1: unknown merge field {{ company.nmae }}",
+          "Body, line 1: unknown merge field {{ client.x }}"]),
+    ],
+)
+def test_validate_template(kind, subject, body, problems):
+    found = validate_template(kind, subject, body)
+    assert len(found) == len(problems), found
+    for got, wanted in zip(found, problems):
+        assert got.startswith(wanted) or wanted in got, (got, wanted)
+
+
+def test_unknown_kind_is_a_programming_error():
+    with pytest.raises(ValueError, match="template kind"):
+        render_template("sms", "s", "b", CONTEXT)
+    assert KINDS == ("form_letter", "html_email")
+
+
+def test_preview_uses_the_sample_context():
+    rendered = preview("html_email", "Thanks {{ client.first_name }}", "<b>{{ company.name }}</b>",
+                       to_text=fake_text)
+    assert rendered == Rendered(f"Thanks {SAMPLE_CONTEXT.client_first_name}",
+                                f"TEXT[<b>{SAMPLE_CONTEXT.company_name}</b>]",
+                                f"<b>{SAMPLE_CONTEXT.company_name}</b>")
+
+
+def test_html_text_alternative_defaults_to_the_parsers_converter(monkeypatch):
+    fake_parse = types.ModuleType("mailroom.mail.parse")
+    fake_parse.html_to_text = lambda html: "converted:" + html
+    monkeypatch.setitem(sys.modules, "mailroom.mail.parse", fake_parse)
+    assert render_template("html_email", "s", "<p>x</p>", CONTEXT).text == "converted:<p>x</p>"
+
+
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [("Jane Doe", "Jane"), ("  Jane  ", "Jane"), ("Doe, Jane", "Jane"), ("", ""), ("Cher", "Cher")],
+)
+def test_first_name(name, first):
+    assert first_name(name) == first
+
+
+def test_first_name_given_wins_over_the_derived_one():
+    context = dataclasses.replace(CONTEXT, client_first_name="Janie")
+    assert render_template("form_letter", "s", "{{ client.first_name }}", context).text == "Janie"
+
+
+@pytest.mark.parametrize(
+    ("when", "tz", "text"),
+    [
+        (dt.datetime(2026, 3, 4, 14, 30, tzinfo=dt.timezone.utc), ZoneInfo("Europe/London"),
+         "4 March 2026, 14:30"),
+        (dt.datetime(2026, 7, 1, 23, 5, tzinfo=dt.timezone.utc), ZoneInfo("Europe/Berlin"),
+         "2 July 2026, 01:05"),
+        (None, ZoneInfo("Europe/London"), ""),
+    ],
+)
+def test_format_message_date(when, tz, text):
+    assert format_message_date(when, tz) == text
