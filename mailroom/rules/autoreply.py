@@ -167,6 +167,11 @@ def _disabled(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
     return None if facts.enabled else "Auto-replies are turned off for this mailbox."
 
 
+# One plain addr-spec: no spaces, lists, comments or brackets (RFC 5321 section 4.1.2,
+# quoted local parts aside, which senders of real mail do not use).
+_ADDR_SPEC = re.compile(r'[^\s@,;:<>()\[\]\\"]+@[^\s@,;:<>()\[\]\\"]+')
+
+
 def _null_sender(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
     # RFC 3834 section 4 (Where to send automatic responses): to the Return-Path
     # only, and never when it is empty; the null sender marks bounces and
@@ -176,7 +181,7 @@ def _null_sender(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
         return "The message has no Return-Path, so there is no envelope sender to reply to."
     if envelope == "":
         return "The message came from the null sender <>, as bounces and notifications do."
-    if "@" not in envelope:
+    if not _ADDR_SPEC.fullmatch(envelope):
         return f"The Return-Path {envelope!r} is not an address that can be replied to."
     return None
 

@@ -168,7 +168,8 @@ def _environment(kind: str) -> _Sandbox:
     raise ValueError(f"template kind must be one of {', '.join(KINDS)}, not {kind!r}")
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """`text` as a safe header value: no control characters or line breaks, spaces collapsed."""
     # A subject is a header: CR or LF in it would let a merged value (the client's
     # own subject) inject headers (RFC 5322 section 2.2). Fold every control and
     # line-separator character to a space.
@@ -215,7 +216,7 @@ def render_template(
     """
     env = _environment(kind)
     namespace = context.as_namespace()
-    rendered_subject = _one_line(_render(_TEXT_ENV, "Subject", subject, namespace))
+    rendered_subject = one_line(_render(_TEXT_ENV, "Subject", subject, namespace))
     rendered_body = _render(env, "Body", body, namespace)
     if kind == "form_letter":
         return Rendered(rendered_subject, rendered_body, None)

@@ -61,6 +61,8 @@ TRIGGERS = [
     ("null-sender", {"return_path": ""}, {}),
     ("null-sender", {"return_path": "<>"}, {}),
     ("null-sender", {"return_path": "MAILER-DAEMON"}, {}),
+    ("null-sender", {"return_path": "jane@client.example, boss@client.example"}, {}),
+    ("null-sender", {"return_path": "jane@client.example\r\nBcc: x@y.example"}, {}),
     ("x-loop", h(("X-Loop", X_LOOP)), {}),
     ("x-loop", h(("X-Loop", f"  {X_LOOP.upper()} ")), {}),
     ("own-address", {"from_addr": Address("Studio", "Accounts@Studio.example")}, {}),
