@@ -229,8 +229,8 @@ _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"
 
 
 def _precedence(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    # Not a standard (RFC 3834 section 2 says not to rely on it when sending), but
-    # widely set on bulk and list mail, so honour it when receiving.
+    # No standard defines it (RFC 3834 advises senders not to rely on it), but bulk
+    # and list software sets it widely, so honour it when receiving.
     for name in ("precedence", "x-precedence"):
         for value in msg.header(name):
             if _first_word(value) in _BULK_PRECEDENCE:
@@ -308,9 +308,9 @@ def _system_sender(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
 
 
 def _not_addressed(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    # RFC 5230 (Restricting Replies to Personal Messages): reply only when one of the
-    # mailbox's addresses is in To, Cc, Resent-To or Resent-Cc; otherwise we got it
-    # by Bcc, a list or a forward, and the sender did not write to us.
+    # RFC 5230 (vacation) replies only when one of the user's addresses is in To,
+    # Cc, Resent-To or Resent-Cc; otherwise we got it by Bcc, a list or a forward,
+    # and the sender did not write to us.
     if _addressed_to(msg, facts) is None:
         return "None of this mailbox's addresses is in To or Cc; it came by Bcc, a list or a forward."
     return None
@@ -359,8 +359,8 @@ def _inside_hours(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
 
 
 def _rate_limit(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    # RFC 3834 section 2 and RFC 5230 (:days, Previous Response Tracking): one
-    # reply per sender per period. A last reply "in the future" (a clock that was
+    # RFC 3834 section 2 and RFC 5230 (its :days tracking of previous responses):
+    # one reply per sender per period. A last reply "in the future" (a clock that was
     # wrong) also counts as recent.
     last = facts.last_reply_to_sender
     if last is not None and facts.now - last < facts.rate_limit:

@@ -60,10 +60,10 @@ class Unmatched:
 
 ClientDecision = Matched | NewClient | Unmatched
 
-# Local parts of senders that are software, not people: RFC 5230 (Sieve vacation,
-# "Restricting Replies to Automated Processes and Mailing Lists") names owner-*,
-# *-request, LISTSERV, MAILER-DAEMON and majordomo; RFC 2142 reserves postmaster;
-# no-reply addresses say so themselves. Separators are ignored ("no.reply",
+# Local parts of senders that are software, not people: RFC 5230 (Sieve vacation)
+# names owner-*, *-request, LISTSERV, MAILER-DAEMON and majordomo; RFC 2142
+# reserves postmaster; no-reply addresses say so themselves. Mailman adds
+# *-bounces and *-owner. Separators are ignored ("no.reply",
 # "do_not_reply") and a "+detail" subaddress (RFC 5233) is dropped first.
 _SYSTEM_EXACT = frozenset({"mailerdaemon", "postmaster", "listserv", "majordomo"})
 _SYSTEM_PREFIXES = ("noreply", "donotreply")
