@@ -1,0 +1,135 @@
+"""The one decision the pipeline asks for: what to do with one incoming message.
+
+`decide(msg, facts)` runs the rules in order — client match, reply detection, task,
+auto-reply — and returns a `Decision` that the worker carries out in one store
+transaction. The worker looks up the `Facts` first (candidate clients by sender
+address, store rows for the referenced Message-IDs, the mailbox's settings, when this
+sender last had an auto-reply) and never decides anything itself.
+
+Pure: no store, no clock, no sending. The secret is kept out of reprs so a logged
+`Facts` cannot leak it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from mailroom.model import ParsedMessage
+from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, Skip, decide_autoreply
+from mailroom.rules.match import ClientDecision, ClientRecord, NewClient, UnknownSender, match_client
+from mailroom.rules.templates import one_line
+from mailroom.rules.thread import KnownMessage, ReplyInfo, detect_reply
+
+MAX_TITLE = 200
+
+
+@dataclass(frozen=True)
+class CreateTask:
+    """Open a task for this message, with the mailbox's type, status and assignment."""
+
+    task_type: int
+    task_status: int
+    department: int | None
+    user: int | None
+    title: str
+
+
+@dataclass(frozen=True)
+class JoinTask:
+    """File the message under the existing task `task_id` of its conversation."""
+
+    task_id: int
+
+
+@dataclass(frozen=True)
+class NoTask:
+    """No task; `reason` is shown in the activity log."""
+
+    reason: str
+
+
+TaskDecision = CreateTask | JoinTask | NoTask
+
+
+@dataclass(frozen=True, kw_only=True)
+class Facts:
+    """What the shell looked up for one message in one mailbox.
+
+    `candidates`: clients owning the sender's address. `known`: store rows for the
+    ids in the message's In-Reply-To and References. `secret`: the installation's
+    Message-ID signing key. The task fields are the mailbox's settings (ids, or None
+    for "any department" / "no user"). `autoreply`: the mailbox's auto-reply policy;
+    `decide` adds whether the message is a reply and from a new client.
+    """
+
+    candidates: tuple[ClientRecord, ...]
+    unknown_sender: UnknownSender
+    known: Mapping[str, KnownMessage]
+    secret: bytes = field(repr=False)
+    create_tasks: bool
+    task_type: int | None
+    task_status: int | None
+    department: int | None
+    user: int | None
+    autoreply: AutoreplyPolicy
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Everything to do with one message: whose it is, its thread, its task, its reply."""
+
+    client: ClientDecision
+    reply: ReplyInfo
+    task: TaskDecision
+    autoreply: SendReply | Skip
+
+
+def decide(msg: ParsedMessage, facts: Facts) -> Decision:
+    """The decision for `msg`, from the facts the shell looked up."""
+    client = match_client(msg.from_addr, facts.candidates, facts.unknown_sender)
+    reply = detect_reply(msg, facts.known, facts.secret)
+    autoreply_facts = facts.autoreply.with_thread(
+        is_reply=reply.is_reply, is_new_client=isinstance(client, NewClient)
+    )
+    return Decision(
+        client=client,
+        reply=reply,
+        task=_decide_task(msg, reply, facts),
+        autoreply=decide_autoreply(msg, autoreply_facts),
+    )
+
+
+def _decide_task(msg: ParsedMessage, reply: ReplyInfo, facts: Facts) -> TaskDecision:
+    # A reply joins its conversation's task whatever the mailbox's task setting:
+    # the task exists already, and the answer belongs with it.
+    if reply.task_id is not None:
+        return JoinTask(reply.task_id)
+    if reply.is_reply:
+        return NoTask("It replies to an earlier conversation; tasks are opened for new ones only.")
+    if not facts.create_tasks:
+        return NoTask("This mailbox does not create tasks.")
+    if facts.task_type is None or facts.task_status is None:
+        return NoTask("This mailbox creates tasks, but has no task type or status set.")
+    return CreateTask(
+        task_type=facts.task_type,
+        task_status=facts.task_status,
+        department=facts.department,
+        user=facts.user,
+        title=task_title(msg),
+    )
+
+
+def task_title(msg: ParsedMessage) -> str:
+    """The message's subject on one line, or "(no subject) from <sender>"; at most 200 characters."""
+    title = one_line(msg.subject)
+    if not title:
+        sender = msg.from_addr
+        if sender is None or not sender.email:
+            who = "an unknown sender"
+        elif sender.name.strip():
+            who = f"{one_line(sender.name)} <{sender.email}>"
+        else:
+            who = sender.email
+        title = f"(no subject) from {who}"
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "\u2026"
