@@ -6,6 +6,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailroom.rules.hours import BusinessHours, Span, is_within_hours, parse_business_hours
 
@@ -91,3 +93,14 @@ def test_end_of_day_2400_covers_the_last_minute():
 def test_naive_datetime_is_refused():
     with pytest.raises(ValueError, match="aware"):
         is_within_hours(WEEKDAYS, LONDON, dt.datetime(2026, 3, 4, 12, 0))
+
+
+@settings(database=None, max_examples=300)
+@given(st.text(max_size=60))
+def test_any_text_parses_or_says_why(text):
+    try:
+        hours = parse_business_hours(text)
+    except ValueError as exc:
+        assert str(exc).endswith(".")
+    else:
+        assert hours.spans and all(0 <= s.start < s.end <= 1440 for s in hours.spans)

@@ -9,6 +9,8 @@ import types
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailroom.errors import ConfigError
 from mailroom.rules.templates import (
@@ -19,6 +21,7 @@ from mailroom.rules.templates import (
     Rendered,
     TemplateError,
     first_name,
+    one_line,
     format_message_date,
     preview,
     render_template,
@@ -186,3 +189,11 @@ def test_first_name_given_wins_over_the_derived_one():
 )
 def test_format_message_date(when, tz, text):
     assert format_message_date(when, tz) == text
+
+
+@settings(database=None, max_examples=300)
+@given(st.text())
+def test_one_line_is_a_safe_header_value(text):
+    line = one_line(text)
+    assert not any(ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in line)
+    assert line == line.strip() and "  " not in line

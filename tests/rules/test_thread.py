@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailroom.rules.thread import (
     KnownMessage,
@@ -120,3 +122,21 @@ def test_detect_reply(make_msg, in_reply_to, references, known, expected):
 def test_a_message_naming_itself_is_not_a_reply(make_msg):
     msg = make_msg(message_id=IMPORTED.message_id, in_reply_to=(IMPORTED.message_id,))
     assert not detect_reply(msg, KNOWN, SECRET).is_reply
+
+
+@settings(database=None, max_examples=200)
+@given(
+    secret=st.binary(min_size=1, max_size=64),
+    nonce=st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True),
+    other=st.binary(min_size=1, max_size=64),
+)
+def test_every_id_we_make_is_ours_and_only_ours(secret, nonce, other):
+    message_id = make_message_id(secret, nonce, "studio.example")
+    assert is_our_message_id(secret, message_id)
+    assert is_our_message_id(other, message_id) is (other == secret)
+
+
+@settings(database=None, max_examples=300)
+@given(st.text(max_size=80))
+def test_is_our_message_id_never_raises(text):
+    assert is_our_message_id(SECRET, text) in (True, False)
