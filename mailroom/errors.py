@@ -53,6 +53,12 @@ class ProtocolError(MailroomError):
     kind = "protocol"
 
 
+class StorageError(MailroomError):
+    """Mailroom's own database or data folder cannot be written (disk full, locked)."""
+
+    kind = "storage"
+
+
 class SendError(MailroomError):
     """The SMTP server refused a message. `permanent` is True for 5xx replies."""
 

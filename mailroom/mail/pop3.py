@@ -146,6 +146,8 @@ class Pop3Client:
         self._sendall(line + b"\r\n")
 
     def _sendall(self, data: bytes) -> None:
+        if self._sock is None:
+            raise diagnose.connection_lost(self.ep, ConnectionResetError("not connected"))
         try:
             self._sock.sendall(data)
         except (OSError, ssl.SSLError) as exc:
@@ -157,6 +159,8 @@ class Pop3Client:
         return diagnose.connection_lost(self.ep, exc)
 
     def _fill(self) -> None:
+        if self._sock is None:
+            raise diagnose.connection_lost(self.ep, ConnectionResetError("not connected"))
         try:
             chunk = self._sock.recv(_CHUNK)
         except (OSError, ssl.SSLError) as exc:
@@ -283,9 +287,12 @@ class Pop3Client:
         except GeneratorExit:
             # A consumer that stops early must not leave replies on the wire, or the
             # next command would read them as its own.
-            for _ in pending:
-                self._status()
-                self._body()
+            try:
+                for _ in pending:
+                    self._status()
+                    self._body()
+            except MailroomError:
+                self.close()  # the session is unusable; the next command reports it
             raise
 
     def retr_many(self, numbers: Iterable[int]) -> Iterator[tuple[int, bytes]]:

@@ -1,0 +1,140 @@
+"""The pipeline's reads and writes, one function per question or record.
+
+Each function takes an open connection, so the caller decides the transaction: the
+import of a message (message + seen UID + client + task + outbox row) is one
+transaction made of these calls (DESIGN.md, "exactly once").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mailroom.model import ParsedMessage
+from mailroom.rules.match import ClientRecord
+from mailroom.rules.thread import KnownMessage
+from mailroom.store import schema as s
+
+
+def seen_uids(conn: Connection, mailbox_id: int) -> dict[str, str]:
+    rows = conn.execute(sa.select(s.seen_uids.c.uid, s.seen_uids.c.state)
+                        .where(s.seen_uids.c.mailbox_id == mailbox_id))
+    return dict(rows.tuples())
+
+
+def mark_seen(conn: Connection, mailbox_id: int, uid: str, state: str, now: dt.datetime,
+              message_pk: int | None = None) -> None:
+    conn.execute(s.seen_uids.insert().values(mailbox_id=mailbox_id, uid=uid, state=state,
+                                             message_pk=message_pk, seen_at=now))
+
+
+def find_duplicate(conn: Connection, mailbox_id: int, message_id: str, raw_sha256: str) -> int | None:
+    """A message already stored from this mailbox with the same Message-ID and bytes."""
+    return conn.execute(sa.select(s.messages.c.id).where(
+        s.messages.c.message_id == message_id, s.messages.c.raw_sha256 == raw_sha256,
+        s.messages.c.mailbox_id == mailbox_id).limit(1)).scalar()
+
+
+def client_candidates(conn: Connection, email: str) -> list[ClientRecord]:
+    ids = [r[0] for r in conn.execute(sa.select(s.client_emails.c.client_id)
+                                      .where(s.client_emails.c.email == email.lower()))]
+    if not ids:
+        return []
+    emails: dict[int, list[str]] = {}
+    for client_id, address in conn.execute(sa.select(s.client_emails.c.client_id, s.client_emails.c.email)
+                                           .where(s.client_emails.c.client_id.in_(ids))):
+        emails.setdefault(client_id, []).append(address)
+    rows = conn.execute(sa.select(s.clients.c.id, s.clients.c.name).where(s.clients.c.id.in_(ids)))
+    return [ClientRecord(id=i, name=n, emails=tuple(emails.get(i, ()))) for i, n in rows]
+
+
+def known_messages(conn: Connection, message_ids: Iterable[str]) -> dict[str, KnownMessage]:
+    ids = list(dict.fromkeys(message_ids))
+    if not ids:
+        return {}
+    task = (sa.select(sa.func.min(s.tasks.c.id)).where(s.tasks.c.conversation_id == s.messages.c.conversation_id)
+            .scalar_subquery())
+    rows = conn.execute(sa.select(s.messages.c.message_id, s.messages.c.conversation_id, task,
+                                  s.messages.c.direction).where(s.messages.c.message_id.in_(ids)))
+    return {mid: KnownMessage(message_id=mid, conversation_id=conv, task_id=task_id, direction=direction)
+            for mid, conv, task_id, direction in rows}
+
+
+def last_autoreply(conn: Connection, mailbox_id: int, to_addr: str) -> dt.datetime | None:
+    return conn.execute(sa.select(sa.func.max(s.outbox.c.created_at)).where(
+        s.outbox.c.mailbox_id == mailbox_id, s.outbox.c.to_addr == to_addr.lower())).scalar()
+
+
+def insert_client(conn: Connection, name: str, email: str, now: dt.datetime) -> int:
+    client_id = conn.execute(s.clients.insert().values(name=name, created_at=now)).inserted_primary_key[0]
+    conn.execute(s.client_emails.insert().values(client_id=client_id, email=email.lower()))
+    return client_id
+
+
+def insert_conversation(conn: Connection, client_id: int | None, mailbox_id: int, subject: str,
+                        now: dt.datetime) -> int:
+    return conn.execute(s.conversations.insert().values(client_id=client_id, mailbox_id=mailbox_id,
+                                                        subject=subject, created_at=now)).inserted_primary_key[0]
+
+
+def _addresses(addrs) -> str:
+    return ", ".join(a.email for a in addrs)
+
+
+def insert_message(conn: Connection, msg: ParsedMessage, *, direction: str, mailbox_id: int | None,
+                   client_id: int | None, conversation_id: int | None, is_reply: bool,
+                   client_ambiguous: bool, now: dt.datetime) -> int:
+    pk = conn.execute(s.messages.insert().values(
+        direction=direction, mailbox_id=mailbox_id, client_id=client_id, conversation_id=conversation_id,
+        message_id=msg.message_id, in_reply_to=" ".join(msg.in_reply_to), references=" ".join(msg.references),
+        subject=msg.subject, from_addr=msg.from_addr.email if msg.from_addr else "",
+        from_name=msg.from_addr.name if msg.from_addr else "", to_addrs=_addresses(msg.to),
+        cc_addrs=_addresses(msg.cc), date=msg.date, text=msg.text, html=msg.html,
+        raw_sha256=msg.raw_sha256, size=msg.size, is_reply=is_reply, client_ambiguous=client_ambiguous,
+        created_at=now)).inserted_primary_key[0]
+    if msg.attachments:
+        conn.execute(s.attachments.insert(), [
+            dict(message_pk=pk, filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256)
+            for a in msg.attachments])
+    return pk
+
+
+def insert_task(conn: Connection, *, client_id, conversation_id, title, task_type_id, task_status_id,
+                department_id, user_id, source_message_pk, now: dt.datetime) -> int:
+    return conn.execute(s.tasks.insert().values(
+        client_id=client_id, conversation_id=conversation_id, title=title, task_type_id=task_type_id,
+        task_status_id=task_status_id, department_id=department_id, user_id=user_id,
+        source_message_pk=source_message_pk, created_at=now)).inserted_primary_key[0]
+
+
+def quarantine(conn: Connection, mailbox_id: int, uid: str, raw_sha256: str | None, reason: str,
+               now: dt.datetime) -> None:
+    conn.execute(s.quarantine.insert().values(mailbox_id=mailbox_id, uid=uid, raw_sha256=raw_sha256,
+                                              reason=reason[:2000], created_at=now))
+    mark_seen(conn, mailbox_id, uid, "quarantined", now)
+
+
+def start_run(conn: Connection, mailbox_id: int, now: dt.datetime) -> int:
+    return conn.execute(s.runs.insert().values(mailbox_id=mailbox_id, started_at=now)).inserted_primary_key[0]
+
+
+def finish_run(conn: Connection, run_id: int, now: dt.datetime, counts: dict) -> None:
+    conn.execute(s.runs.update().where(s.runs.c.id == run_id).values(ended_at=now, **counts))
+
+
+def stats(conn: Connection) -> dict:
+    def count(table, *where) -> int:
+        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar()
+
+    outbox = dict(conn.execute(sa.select(s.outbox.c.state, sa.func.count()).group_by(s.outbox.c.state)).tuples())
+    return {
+        "clients": count(s.clients),
+        "messages_in": count(s.messages, s.messages.c.direction == "in"),
+        "messages_out": count(s.messages, s.messages.c.direction == "out"),
+        "tasks": count(s.tasks),
+        "quarantined": count(s.quarantine),
+        "outbox": {state: outbox.get(state, 0) for state in ("pending", "sending", "sent", "failed", "uncertain")},
+    }
