@@ -16,11 +16,15 @@ group of its own `dovecot -F`.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import dataclasses
 import grp
 import itertools
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -58,6 +62,37 @@ def find_dovecot() -> str:
     return exe
 
 
+def living_group_members(pgid: int, names: tuple[str, ...] | None = None) -> list[int]:
+    """Pids in process group `pgid` that are not zombies, optionally only those with a
+    command name in `names` (Linux /proc; [] elsewhere)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+            state, _ppid, pgrp = tail.split()[:3]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        comm = head.split("(", 1)[-1]
+        if int(pgrp) == pgid and state not in ("Z", "X") and (names is None or comm in names):
+            members.append(int(stat.parent.name))
+    return members
+
+
+def kill_process_group(proc: subprocess.Popen, timeout: float = 2.0) -> None:
+    """SIGKILL the group of a child started with start_new_session=True; wait until it is dead.
+
+    Only the leader is our child; the others die a moment later (and init reaps them).
+    Waiting for that matters: a dying login process still holds the listening sockets, and
+    a restart on the same ports would fail.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + timeout
+    while living_group_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def _user_exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)
@@ -66,16 +101,48 @@ def _user_exists(name: str) -> bool:
     return True
 
 
+@dataclasses.dataclass(frozen=True)
+class MailUser:
+    """A Dovecot user and its mailbox, with the instance's mail helpers bound to it."""
+
+    name: str
+    password: str
+    dovecot: Dovecot = dataclasses.field(repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"{self.name}@localhost"
+
+    def deliver(self, raw: bytes) -> str:
+        return self.dovecot.deliver(self.name, raw)
+
+    def deliver_many(self, messages: Iterable[bytes]) -> list[str]:
+        return self.dovecot.deliver_many(self.name, messages)
+
+    def clear(self) -> None:
+        self.dovecot.clear(self.name)
+
+    def message_count(self) -> int:
+        return self.dovecot.message_count(self.name)
+
+    def pop3_logouts(self) -> list[dict[str, int]]:
+        return self.dovecot.pop3_logouts(self.name)
+
+    def wait_pop3_logouts(self, count: int, timeout: float = 5.0) -> list[dict[str, int]]:
+        return self.dovecot.wait_pop3_logouts(self.name, count, timeout)
+
+
 class Dovecot:
     """One Dovecot instance.
 
     Variants, for the tests that need a server to misbehave in a real way:
-    - `ssl=False`: `ssl = no` for the whole instance, so POP3 does not offer STLS and there
+    - `tls=False`: `ssl = no` for the whole instance, so POP3 does not offer STLS and there
       is no POP3S/IMAPS (`pop3s_port`/`imaps_port` are None). Dovecot cannot switch STLS
       off for one listener only, hence a separate instance.
     - `untrusted=True`: serves the self-signed "Untrusted Test CA" certificate.
     - `uidl_format`: Dovecot's pop3_uidl_format (RFC 1939 UIDL). Change it and restart
-      (stop(); start()) to serve the same mail under new UIDLs, e.g. "%g" or "%m".
+      (stop(); start()) to serve the same mail under new UIDLs, e.g. "%g" (for Maildir:
+      the file's base name) or "%v.%u". ("%m" is not supported by Maildir.)
     Dovecot cannot switch UIDL off (a pop3_uidl_format without variables is a fatal config
     error); tests.servers.scripted covers a server without UIDL.
     """
@@ -86,7 +153,7 @@ class Dovecot:
         certs: CertPaths,
         users: dict[str, str],
         *,
-        ssl: bool = True,
+        tls: bool = True,
         untrusted: bool = False,
         uidl_format: str = "%08Xu%08Xv",
         name: str = "mailroom-test",
@@ -94,7 +161,7 @@ class Dovecot:
         self.root = Path(root).resolve()
         self.certs = certs
         self.users = dict(users)
-        self.ssl = ssl
+        self.tls = tls
         self.untrusted = untrusted
         self.uidl_format = uidl_format
         self.name = name
@@ -108,6 +175,7 @@ class Dovecot:
         self.startup_seconds: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._seq = itertools.count()
+        self._user_seq = itertools.count(1)
         if os.getuid() == 0:
             mail = pwd.getpwnam("nobody")
             self.mail_uid, self.mail_gid = mail.pw_uid, mail.pw_gid
@@ -131,7 +199,7 @@ class Dovecot:
         exe = find_dovecot()
         if self.pop3_port is None:
             self.pop3_port = free_port()
-            if self.ssl:
+            if self.tls:
                 self.pop3s_port, self.imaps_port = free_port(), free_port()
         self._write_files()
         t0 = time.monotonic()
@@ -148,19 +216,28 @@ class Dovecot:
         except BaseException:
             self.stop()
             raise
+        atexit.register(self.stop)  # a script that dies early must not leave Dovecot behind
         self.startup_seconds = time.monotonic() - t0
         return self.startup_seconds
 
-    def stop(self) -> None:
-        """Kill this instance's process group (2 ms; SIGTERM takes a second)."""
+    def stop(self, grace: float = 0.5) -> None:
+        """Kill this instance's process group (milliseconds; SIGTERM would take a second).
+
+        A POP3 process answers QUIT first and updates dovecot-uidlist just after; killing
+        it then leaves a stale dotlock that holds the next session ~2 s. So the mail
+        processes get `grace` seconds to finish, and dotlocks left anyway are removed
+        (no Dovecot process is alive by then). grace=0 is a crash.
+        """
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        atexit.unregister(self.stop)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and living_group_members(proc.pid, ("pop3", "imap")):
+            time.sleep(0.005)
+        kill_process_group(proc)
+        for lock in (self.root / "mail").glob("*/Maildir/**/*.lock"):
+            lock.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Stop and delete the root directory with all mail."""
@@ -184,6 +261,18 @@ class Dovecot:
         self.users[name] = password
         self._make_maildir(name)
         self._write_passwd_file(name)
+
+    def new_user(self, hint: str = "box") -> MailUser:
+        """A user no one has used before (a fresh, empty mailbox); `hint` starts its name."""
+        clean = re.sub(r"[^a-z0-9]+", "", hint.lower())[:24] or "box"
+        n = next(self._user_seq)
+        name = f"{clean}{n}"
+        while name in self.users:
+            n = next(self._user_seq)
+            name = f"{clean}{n}"
+        password = f"pw-{name}-{secrets.token_hex(4)}"
+        self.add_user(name, password)
+        return MailUser(name, password, self)
 
     def home(self, user: str) -> Path:
         return self.root / "mail" / user
@@ -220,6 +309,9 @@ class Dovecot:
     def message_count(self, user: str) -> int:
         md = self.maildir(user)
         return sum(1 for sub in ("new", "cur") for _ in (md / sub).iterdir())
+
+    def __repr__(self) -> str:
+        return f"<Dovecot {self.root} pop3={self.pop3_port} pop3s={self.pop3s_port} imaps={self.imaps_port}>"
 
     # ---------------------------------------------------------------- the log
 
@@ -299,7 +391,7 @@ class Dovecot:
     def _config(self) -> str:
         r = self.root
         internal_group = grp.getgrgid(pwd.getpwnam(self.internal_user).pw_gid).gr_name
-        if self.ssl:
+        if self.tls:
             crt = self.certs.untrusted_crt if self.untrusted else self.certs.server_crt
             key = self.certs.untrusted_key if self.untrusted else self.certs.server_key
             dh = f"ssl_dh = <{_DH_PEM}\n" if _DH_PEM.exists() else ""
@@ -372,7 +464,7 @@ service imap-login {{
 
     def _wait_ready(self, deadline: float) -> None:
         waits: list[tuple[int, bytes, ssl.SSLContext | None]] = [(self.pop3_port, b"+OK", None)]
-        if self.ssl:
+        if self.tls:
             # readiness only: the certificate is checked by the tests, not here
             tls = ssl.create_default_context()
             tls.check_hostname = False

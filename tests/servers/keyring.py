@@ -13,13 +13,15 @@ and hangs forever with one. So the env never carries DISPLAY or WAYLAND_DISPLAY.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
+
+from .dovecot import kill_process_group
 
 SECRETS_BUS_NAME = "org.freedesktop.secrets"
 # environment that would point a child at the developer's own desktop session or keyring
@@ -47,12 +49,7 @@ class SecretService:
     def stop(self) -> None:
         """Kill the keyring daemon, then the bus (each is its own process group)."""
         while self._procs:
-            proc = self._procs.pop()
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            kill_process_group(self._procs.pop())
 
 
 def _name_has_owner(dbus_send: str, env: dict[str, str], name: str) -> bool:
@@ -124,6 +121,7 @@ def start_secret_service(home: str | os.PathLike[str], *, password: str = "mailr
                 )
             time.sleep(0.01)
         service = SecretService(env, home, address, time.monotonic() - t0, procs)
+        atexit.register(service.stop)  # idempotent; the fixture stops it first
         return service
     finally:
         if service is None:
