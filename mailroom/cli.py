@@ -103,13 +103,94 @@ def cmd_test_email(args) -> int:
 
 
 def cmd_run(args) -> int:
+    import signal
+    import threading
+
+    from mailroom.fetch import enabled_mailboxes
+    from mailroom.worker import Worker
+
     ctx = _context(args)
-    settings = ctx.settings()
-    boxes = [b["description"] for b in settings["mailboxes"] if b["enabled"]]
+    boxes = [b["description"] for b in enabled_mailboxes(ctx)]
     print(f"Mailroom {__version__}: data folder {paths.data_dir()}; "
-          f"{len(boxes)} enabled mailbox{'es' if len(boxes) != 1 else ''}.")
+          f"{len(boxes)} enabled mailbox{'es' if len(boxes) != 1 else ''}.", flush=True)
     if not boxes:
         print("Add mailboxes with `mailroom config import FILE`; see README.md, \"Settings file\".")
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    worker = Worker(ctx, after_runs=lambda: drain_outbox(ctx))
+    worker.start()
+    try:
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("Stopping after the current message...", flush=True)
+    worker.stop()
+    return 0
+
+
+def drain_outbox(ctx) -> tuple[int, int]:
+    """Send pending auto-replies: (sent, failed)."""
+    from mailroom.outbox import drain
+
+    result = drain(ctx)
+    return result.sent, result.failed
+
+
+def cmd_fetch(args) -> int:
+    from mailroom.fetch import enabled_mailboxes, load_mailbox_row
+    from mailroom.worker import MailboxBusy, run_locked
+
+    ctx = _context(args)
+    boxes = [load_mailbox_row(ctx, args.mailbox)] if args.mailbox else enabled_mailboxes(ctx)
+    reports = []
+    for box in boxes:
+        try:
+            reports.append(run_locked(ctx, box).as_dict())
+        except MailboxBusy:
+            reports.append({"mailbox": box["description"], "error_kind": "busy",
+                            "error": "Another Mailroom is checking this mailbox right now."})
+    sent, failed = drain_outbox(ctx)
+    failed_boxes = [r for r in reports if r.get("error")]
+    if args.json:
+        print(json.dumps({"mailboxes": reports, "sent": sent, "send_failed": failed}))
+    else:
+        for r in reports:
+            if r.get("error"):
+                print(f"{r['mailbox']}: {r['error']}")
+            else:
+                print(f"{r['mailbox']}: {r['imported']} imported, {r['duplicates']} duplicates, "
+                      f"{r['skipped_before_cutoff']} skipped (before cutoff), {r['quarantined']} quarantined, "
+                      f"{r['deleted']} deleted from the server ({r['listed']} listed, {r['new']} new).")
+        print(f"Auto-replies: {sent} sent, {failed} failed.")
+    return 1 if failed_boxes else 0
+
+
+def cmd_stats(args) -> int:
+    from mailroom.store import records
+
+    ctx = _context(args)
+    with ctx.engine.connect() as conn:
+        stats = records.stats(conn)
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        outbox = ", ".join(f"{v} {k}" for k, v in stats["outbox"].items())
+        print(f"{stats['clients']} clients, {stats['messages_in']} messages in, {stats['messages_out']} out, "
+              f"{stats['tasks']} tasks, {stats['quarantined']} quarantined; outbox: {outbox}.")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from mailroom.importer import explain
+
+    ctx = _context(args)
+    result = explain(ctx, Path(args.file).read_bytes(), args.mailbox)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
     return 0
 
 
@@ -140,6 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("account", choices=("outgoing", "mailbox"))
     q.add_argument("description", nargs="?", metavar="DESCRIPTION")
     q.set_defaults(func=cmd_password_set)
+
+    p = sub.add_parser("fetch", help="check mailboxes now and send pending auto-replies")
+    p.add_argument("--once", action="store_true", required=True, help="run each mailbox once, then exit")
+    p.add_argument("--mailbox", metavar="DESCRIPTION", help="only this mailbox (default: every enabled one)")
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("stats", help="count clients, messages, tasks and the outbox")
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("explain", help="show what Mailroom would decide for one .eml file (stores nothing)")
+    p.add_argument("file", metavar="FILE.eml")
+    p.add_argument("--mailbox", metavar="DESCRIPTION", help="decide as this mailbox (default: the first)")
+    p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    p.set_defaults(func=cmd_explain)
 
     for name, func, help_ in (("check", cmd_check, "test a mailbox: connect, TLS, login, message count"),
                               ("test-email", cmd_test_email, "send a test email through the outgoing account")):

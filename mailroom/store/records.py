@@ -22,7 +22,7 @@ from mailroom.store import schema as s
 def seen_uids(conn: Connection, mailbox_id: int) -> dict[str, str]:
     rows = conn.execute(sa.select(s.seen_uids.c.uid, s.seen_uids.c.state)
                         .where(s.seen_uids.c.mailbox_id == mailbox_id))
-    return dict(rows.tuples())
+    return {uid: state for uid, state in rows}
 
 
 def mark_seen(conn: Connection, mailbox_id: int, uid: str, state: str, now: dt.datetime,
@@ -129,7 +129,7 @@ def stats(conn: Connection) -> dict:
     def count(table, *where) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar()
 
-    outbox = dict(conn.execute(sa.select(s.outbox.c.state, sa.func.count()).group_by(s.outbox.c.state)).tuples())
+    outbox = {state: n for state, n in conn.execute(sa.select(s.outbox.c.state, sa.func.count()).group_by(s.outbox.c.state))}
     return {
         "clients": count(s.clients),
         "messages_in": count(s.messages, s.messages.c.direction == "in"),

@@ -1,0 +1,224 @@
+"""One run of one mailbox: the only place where the POP3 session meets the core.
+
+    UIDL → minus seen UIDs → (TOP n 0 → skip before cutoff) → RETR, pipelined
+      → parse → decide (pure) → one transaction per batch → DELE → QUIT
+
+Exactly once (DESIGN.md): a message's row, its seen UID, its client, task and
+outbox row commit together; DELE is sent only for committed messages and the server
+applies it only at QUIT, so a process killed at any instant leaves each message
+either committed or still on the server. A UID seen as imported but still listed
+(killed between commit and QUIT) is deleted on the next run, not imported again. A
+message served again under a new UID is recognised by Message-ID + content hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import sqlalchemy as sa
+
+from mailroom import importer, paths
+from mailroom.context import Context
+from mailroom.errors import MailroomError, StorageError
+from mailroom.mail.parse import header_date, parse_message
+from mailroom.mail.pop3 import Pop3Client
+from mailroom.model import ParsedMessage
+from mailroom.secrets import mailbox_account
+from mailroom.store import records, schema
+from mailroom.store.raw import RawStore
+
+log = logging.getLogger("mailroom.fetch")
+
+BATCH_MESSAGES = 200           # messages per transaction
+BATCH_BYTES = 16 << 20         # ... or this many raw bytes, whichever comes first
+MAX_SESSIONS = 25              # Gmail lists ~250 messages per session: keep reconnecting
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class RunReport:
+    mailbox: str
+    listed: int = 0
+    new: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    skipped_before_cutoff: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+    outbox_ids: list[int] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("outbox_ids")
+        return data
+
+    def counts(self) -> dict:
+        return {k: v for k, v in self.as_dict().items() if k not in ("mailbox", "error")}
+
+
+def load_mailbox_row(ctx: Context, description: str | None = None, mailbox_id: int | None = None) -> dict:
+    table = schema.mailboxes
+    where = table.c.id == mailbox_id if mailbox_id is not None else table.c.description == description
+    with ctx.engine.connect() as conn:
+        row = conn.execute(sa.select(table).where(where)).mappings().first()
+    if row is None:
+        ctx.mailbox(description)  # raises the ConfigError that lists the mailboxes
+    return dict(row)
+
+
+def enabled_mailboxes(ctx: Context) -> list[dict]:
+    table = schema.mailboxes
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(sa.select(table).where(table.c.enabled).order_by(table.c.id)).mappings()
+        return [dict(r) for r in rows]
+
+
+class MailboxRun:
+    """Run one mailbox once. `stop` is checked between messages."""
+
+    def __init__(self, ctx: Context, mailbox: dict, *, stop: threading.Event | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow):
+        self.ctx = ctx
+        self.box = mailbox
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self.raw = RawStore(paths.raw_dir())
+        self.report = RunReport(mailbox=mailbox["description"])
+        self.delete = not mailbox["leave_on_server"]
+        self.importer = importer.Importer(ctx, mailbox, clock=clock)
+
+    def run(self) -> RunReport:
+        box = self.box
+        with self.ctx.engine.begin() as conn:
+            run_id = records.start_run(conn, box["id"], self.clock())
+        try:
+            password = self.ctx.secrets.require(mailbox_account(box["id"]), f'mailbox "{box["description"]}"')
+            endpoint = self.ctx.mailbox_endpoint(box)
+            for session in range(MAX_SESSIONS):
+                with Pop3Client.open(endpoint, password) as pop:
+                    progressed = self._session(pop, first=session == 0)
+                if not progressed or self.stop.is_set():
+                    break
+        except MailroomError as exc:
+            self.report.error, self.report.error_kind = exc.message, exc.kind
+            log.warning("mailbox %s: %s", box["description"], exc.message)
+        finally:
+            with self.ctx.engine.begin() as conn:
+                counts = self.report.counts()
+                records.finish_run(conn, run_id, self.clock(), counts)
+        return self.report
+
+    # --- one POP3 session -----------------------------------------------------------
+    def _session(self, pop: Pop3Client, *, first: bool) -> bool:
+        """Returns True when this session found new messages (so another may find more)."""
+        box, report = self.box, self.report
+        listing = pop.uidl()
+        with self.ctx.engine.connect() as conn:
+            seen = records.seen_uids(conn, box["id"])
+        new = [(n, uid) for n, uid in sorted(listing.items()) if uid not in seen]
+        if first:
+            report.listed = len(listing)
+        report.new += len(new)
+        to_delete = []
+        if self.delete:
+            # Committed in an earlier run that died before QUIT: delete, never re-import.
+            to_delete = [n for n, uid in listing.items() if seen.get(uid) in ("imported", "duplicate")]
+        if new and box["exclude_before"] and not self.stop.is_set():
+            new = self._skip_before_cutoff(pop, new)
+        if new and not self.stop.is_set():
+            to_delete += self._fetch(pop, new)
+        for n in to_delete:
+            pop.dele(n)
+        pop.quit()
+        report.deleted += len(to_delete)
+        return bool(new) or bool(report.skipped_before_cutoff and first)
+
+    def _skip_before_cutoff(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Read headers only (TOP n 0); record older messages as skipped, never RETR them."""
+        cutoff = dt.datetime.combine(self.box["exclude_before"], dt.time(), dt.timezone.utc)
+        uid_of = dict(new)
+        keep, skip = [], []
+        for n, headers in pop.top_many([n for n, _ in new]):
+            date = header_date(headers)
+            (skip if date is not None and date < cutoff else keep).append((n, uid_of[n]))
+        now = self.clock()
+        with self.ctx.engine.begin() as conn:
+            for _n, uid in skip:
+                records.mark_seen(conn, self.box["id"], uid, "skipped", now)
+        self.report.skipped_before_cutoff += len(skip)
+        return keep
+
+    def _fetch(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[int]:
+        """RETR the new messages (pipelined), import in batches; the numbers to DELE."""
+        uid_of = dict(new)
+        batch: list[tuple[int, str, bytes]] = []
+        size = 0
+        deletable: list[int] = []
+        retr = pop.retr_many([n for n, _ in new])
+        try:
+            for n, raw in retr:
+                batch.append((n, uid_of[n], raw))
+                size += len(raw)
+                if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+                    deletable += self._commit(batch)
+                    batch, size = [], 0
+                if self.stop.is_set():
+                    break
+        finally:
+            retr.close()
+        if batch:
+            deletable += self._commit(batch)
+        return deletable if self.delete else []
+
+    def _commit(self, batch: list[tuple[int, str, bytes]]) -> list[int]:
+        """Import a batch in one transaction: the message numbers now safe to DELE.
+
+        When the batch fails, its messages are retried one by one, so one message the
+        store rejects is quarantined and the rest still import. A storage failure (disk
+        full, database locked) is not the message's fault: it stops the run instead.
+        """
+        parsed = [(n, uid, parse_message(raw)) for n, uid, raw in batch]
+        for (_n, _uid, raw), (_, _, msg) in zip(batch, parsed):
+            self._keep_raw(msg.raw_sha256, raw)
+        try:
+            with self.ctx.engine.begin() as conn:
+                outcomes = [self.importer.import_message(conn, uid, msg) for _n, uid, msg in parsed]
+        except sa.exc.OperationalError as exc:
+            raise StorageError(f"Mailroom could not write to its database ({exc.orig}). Free disk "
+                               "space or close other programs using it; nothing was lost.") from None
+        except Exception as exc:  # noqa: BLE001 - one bad message must not block the mailbox
+            if len(batch) > 1:
+                return [n for item in batch for n in self._commit([item])]
+            _n, uid, msg = parsed[0]
+            self._quarantine(uid, msg, f"{type(exc).__name__}: {exc}")
+            return []
+        for outcome in outcomes:
+            if outcome.state == "duplicate":
+                self.report.duplicates += 1
+            else:
+                self.report.imported += 1
+            if outcome.outbox_id:
+                self.report.outbox_ids.append(outcome.outbox_id)
+        return [n for n, _uid, _msg in parsed]
+
+    def _keep_raw(self, sha256: str, raw: bytes) -> None:
+        try:
+            self.raw.put(sha256, raw, durable=self.delete)
+        except OSError as exc:
+            raise StorageError(f"Mailroom could not save a message in {self.raw.root} "
+                               f"({exc.strerror}). Free disk space; nothing was lost.") from None
+
+    def _quarantine(self, uid: str, msg: ParsedMessage, reason: str) -> None:
+        with self.ctx.engine.begin() as conn:
+            records.quarantine(conn, self.box["id"], uid, msg.raw_sha256, reason, self.clock())
+        self.report.quarantined += 1
+        log.warning("mailbox %s: message %s quarantined: %s", self.box["description"], uid, reason)

@@ -1,0 +1,217 @@
+"""Import one parsed message inside the caller's transaction: look up, decide, record.
+
+The shell around `mailroom.rules.decide`: it reads the facts the rules need from the
+store (candidate clients, referenced messages, the last auto-reply to the sender),
+asks `decide`, and writes what it decided — client, conversation, message, task, seen
+UID and the auto-reply's outbox row — on the connection it is given, so all of it
+commits or none of it does. `explain` runs the same steps and rolls back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mailroom.context import Context
+from mailroom.mail.parse import parse_message
+from mailroom.model import ParsedMessage
+from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, reply_address
+from mailroom.rules.compose import compose_autoreply
+from mailroom.rules.decide import CreateTask, Decision, Facts, JoinTask, decide
+from mailroom.rules.hours import parse_business_hours
+from mailroom.rules.match import Matched, NewClient
+from mailroom.rules.templates import MergeContext, TemplateError, format_message_date, render_template
+from mailroom.rules.thread import make_message_id
+from mailroom.store import records
+from mailroom.store import schema as s
+
+log = logging.getLogger("mailroom.importer")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str                 # imported | duplicate
+    message_pk: int | None
+    outbox_id: int | None = None
+
+
+def _row(conn: Connection, table: sa.Table, row_id: int | None) -> dict | None:
+    if row_id is None:
+        return None
+    found = conn.execute(sa.select(table).where(table.c.id == row_id)).mappings().first()
+    return dict(found) if found else None
+
+
+class Importer:
+    """Everything one mailbox's imports need that does not change during a run."""
+
+    def __init__(self, ctx: Context, mailbox: dict, *, clock: Callable[[], dt.datetime]):
+        self.box = mailbox
+        self.clock = clock
+        self.secret = ctx.signing_secret()
+        with ctx.engine.connect() as conn:
+            self.company = _row(conn, s.company, 1) or {
+                "name": "", "phone": "", "timezone": "UTC", "business_hours": "",
+                "unknown_sender": "create", "autoreply_rate_limit_days": 7}
+            self.outgoing = _row(conn, s.outgoing, 1) or {"display_name": "", "email": ""}
+            self.template = _row(conn, s.templates, mailbox.get("autoreply_template_id"))
+            self.user = _row(conn, s.users, mailbox.get("user_id"))
+            self.department = _row(conn, s.departments, mailbox.get("department_id"))
+            own = [self.outgoing.get("email") or ""]
+            for email, aliases in conn.execute(sa.select(s.mailboxes.c.email, s.mailboxes.c.aliases)):
+                own += [email, *(aliases or [])]
+        self.timezone = zoneinfo.ZoneInfo(self.company["timezone"] or "UTC")
+        hours = self.company["business_hours"]
+        self.policy = AutoreplyPolicy(
+            enabled=bool(mailbox["autoreply"] and self.template),
+            when=mailbox["autoreply_when"],
+            outside_hours_only=bool(mailbox["autoreply_outside_hours_only"]),
+            business_hours=parse_business_hours(hours) if hours else None,
+            timezone=self.timezone,
+            mailbox_addresses=tuple(a.lower() for a in [mailbox["email"], *(mailbox["aliases"] or [])]),
+            own_addresses=tuple(sorted({a.lower() for a in own if a})),
+            x_loop=mailbox["email"].lower(),
+            now=clock(),
+            rate_limit=dt.timedelta(days=self.company["autoreply_rate_limit_days"]),
+        )
+
+    # --- facts and decision ---------------------------------------------------------
+    def decide(self, conn: Connection, msg: ParsedMessage) -> Decision:
+        sender = msg.from_addr.email if msg.from_addr else ""
+        to = reply_address(msg)
+        box = self.box
+        facts = Facts(
+            candidates=tuple(records.client_candidates(conn, sender)) if sender else (),
+            unknown_sender=self.company["unknown_sender"],
+            known=records.known_messages(conn, [*msg.in_reply_to, *msg.references]),
+            secret=self.secret,
+            create_tasks=bool(box["create_tasks"]),
+            task_type=box["task_type_id"], task_status=box["task_status_id"],
+            department=box["department_id"], user=box["user_id"],
+            autoreply=dataclasses.replace(
+                self.policy, now=self.clock(),
+                last_reply_to_sender=records.last_autoreply(conn, box["id"], to) if to else None),
+        )
+        return decide(msg, facts)
+
+    # --- recording ------------------------------------------------------------------
+    def import_message(self, conn: Connection, uid: str, msg: ParsedMessage) -> Outcome:
+        box, now = self.box, self.clock()
+        duplicate = records.find_duplicate(conn, box["id"], msg.message_id, msg.raw_sha256)
+        if duplicate is not None:
+            records.mark_seen(conn, box["id"], uid, "duplicate", now, duplicate)
+            return Outcome("duplicate", duplicate)
+        decision = self.decide(conn, msg)
+        client = decision.client
+        if isinstance(client, NewClient):
+            client_id = records.insert_client(conn, client.name, client.email, now)
+        else:
+            client_id = client.client_id if isinstance(client, Matched) else None
+        conversation_id = decision.reply.conversation_id
+        if conversation_id is None:
+            conversation_id = records.insert_conversation(conn, client_id, box["id"], msg.subject, now)
+        message_pk = records.insert_message(
+            conn, msg, direction="in", mailbox_id=box["id"], client_id=client_id,
+            conversation_id=conversation_id, is_reply=decision.reply.is_reply,
+            client_ambiguous=isinstance(client, Matched) and client.ambiguous, now=now)
+        task = decision.task
+        if isinstance(task, CreateTask):
+            records.insert_task(conn, client_id=client_id, conversation_id=conversation_id, title=task.title,
+                                task_type_id=task.task_type, task_status_id=task.task_status,
+                                department_id=task.department, user_id=task.user,
+                                source_message_pk=message_pk, now=now)
+        outbox_id = None
+        if isinstance(decision.autoreply, SendReply):
+            outbox_id = self._queue_reply(conn, msg, decision.autoreply, client_id, message_pk, now)
+        records.mark_seen(conn, box["id"], uid, "imported", now, message_pk)
+        return Outcome("imported", message_pk, outbox_id)
+
+    def merge_context(self, conn: Connection, msg: ParsedMessage, client_id: int | None) -> MergeContext:
+        client = _row(conn, s.clients, client_id)
+        name = client["name"] if client else (msg.from_addr.name if msg.from_addr else "")
+        return MergeContext(
+            client_name=name, client_email=msg.from_addr.email if msg.from_addr else "",
+            message_subject=msg.subject, message_date=format_message_date(msg.date, self.timezone),
+            mailbox_description=self.box["description"], company_name=self.company["name"],
+            company_phone=self.company["phone"], company_business_hours=self.company["business_hours"],
+            user_name=self.user["name"] if self.user else "",
+            department_name=self.department["name"] if self.department else "")
+
+    def _queue_reply(self, conn: Connection, msg: ParsedMessage, reply: SendReply, client_id: int | None,
+                     message_pk: int, now: dt.datetime) -> int | None:
+        """The transactional outbox row: written with the import, sent later (at most once)."""
+        template = self.template
+        try:
+            rendered = render_template(template["kind"], template["subject"], template["body"],
+                                       self.merge_context(conn, msg, client_id))
+        except TemplateError as exc:
+            log.warning("template %r could not be rendered, no auto-reply: %s", template["name"], exc.message)
+            return None
+        domain = reply.from_address.rpartition("@")[2] or "mailroom.invalid"
+        message_id = make_message_id(self.secret, uuid.uuid4().hex, domain)
+        email = compose_autoreply(msg, reply, rendered, display_name=self.outgoing.get("display_name") or "",
+                                  message_id=message_id, x_loop=self.policy.x_loop, now=now)
+        return conn.execute(s.outbox.insert().values(
+            mailbox_id=self.box["id"], reply_to_message_pk=message_pk, to_addr=reply.to.lower(),
+            from_addr=reply.from_address, message_id=message_id, raw=email.as_bytes(), state="pending",
+            created_at=now)).inserted_primary_key[0]
+
+
+def explain(ctx: Context, raw: bytes, description: str | None = None,
+            clock: Callable[[], dt.datetime] | None = None) -> dict:
+    """What the pipeline would decide for `raw` in a mailbox; nothing is stored."""
+    from mailroom.fetch import enabled_mailboxes, load_mailbox_row, utcnow
+
+    if description:
+        box = load_mailbox_row(ctx, description)
+    else:
+        boxes = enabled_mailboxes(ctx)
+        if not boxes:
+            ctx.mailbox("")  # raises: no mailbox to decide as
+        box = boxes[0]
+    msg = parse_message(raw)
+    importer = Importer(ctx, box, clock=clock or utcnow)
+    with ctx.engine.connect() as conn:
+        decision = importer.decide(conn, msg)
+        conn.rollback()
+    return describe(msg, box, decision)
+
+
+def describe(msg: ParsedMessage, box: dict, d: Decision) -> dict:
+    client = d.client
+    if isinstance(client, Matched):
+        who = {"match": "existing", "client_id": client.client_id, "ambiguous": client.ambiguous}
+    elif isinstance(client, NewClient):
+        who = {"match": "new", "name": client.name, "email": client.email}
+    else:
+        who = {"match": "unmatched", "reason": client.reason}
+    task = d.task
+    if isinstance(task, CreateTask):
+        task_info = {"action": "create", "title": task.title}
+    elif isinstance(task, JoinTask):
+        task_info = {"action": "join", "task_id": task.task_id}
+    else:
+        task_info = {"action": "none", "reason": task.reason}
+    reply = d.autoreply
+    return {
+        "mailbox": box["description"],
+        "message_id": msg.message_id,
+        "from": msg.from_addr.email if msg.from_addr else None,
+        "subject": msg.subject,
+        "client": who,
+        "conversation": {"is_reply": d.reply.is_reply, "via": d.reply.via,
+                         "conversation_id": d.reply.conversation_id},
+        "task": task_info,
+        "autoreply": {"send": isinstance(reply, SendReply),
+                      "to": reply.to if isinstance(reply, SendReply) else None,
+                      "reason": reply.reason,
+                      "rule": None if isinstance(reply, SendReply) else reply.rule},
+    }

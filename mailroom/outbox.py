@@ -1,0 +1,155 @@
+"""The outbox sender: drains pending auto-replies over SMTP, each at most once.
+
+Rows are written by the import transaction (importer.py). Here, a row goes
+pending → sending (committed before the SMTP transaction starts) → sent | failed |
+pending again. A row still `sending` when a sender starts means a sender died
+mid-send: the server may or may not have the message, so it becomes `uncertain`,
+is shown to the user, and is never sent again (at most once beats a double reply).
+Temporary failures (4xx, dropped connections) retry with back-off; permanent ones
+(5xx) are marked failed with the server's reply. Only one sender runs at a time,
+also across processes (a lock in the data folder).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import filelock
+import sqlalchemy as sa
+
+from mailroom import paths
+from mailroom.context import Context
+from mailroom.errors import MailroomError, SendError
+from mailroom.mail.parse import parse_message
+from mailroom.mail.smtp import SmtpClient
+from mailroom.secrets import outgoing_account
+from mailroom.store import records
+from mailroom.store import schema as s
+
+log = logging.getLogger("mailroom.outbox")
+
+MAX_BACKOFF = dt.timedelta(hours=1)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0
+    error: str | None = None
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """1, 2, 4 ... minutes after each temporary failure, at most an hour."""
+    return min(dt.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _lock() -> filelock.BaseFileLock:
+    folder = paths.data_dir() / "locks"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return filelock.FileLock(folder / "outbox.lock")
+
+
+def drain(ctx: Context, clock: Callable[[], dt.datetime] = utcnow) -> DrainResult:
+    """Send every due pending row; returns the counts. Never raises for a send problem."""
+    result = DrainResult()
+    lock = _lock()
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        return result  # another process is sending right now
+    try:
+        _mark_uncertain(ctx)
+        due = _due_rows(ctx, clock())
+        if not due:
+            return result
+        try:
+            endpoint = ctx.outgoing_endpoint()
+            password = ctx.secrets.require(outgoing_account(), "the outgoing account") if endpoint.username else None
+            smtp = SmtpClient.open(endpoint, password)
+        except MailroomError as exc:
+            # The server is down or misconfigured: every row waits, none spends an attempt.
+            result.waiting, result.error = len(due), exc.message
+            log.warning("outbox: %d auto-replies wait: %s", len(due), exc.message)
+            return result
+        with smtp:
+            for row in due:
+                _send_one(ctx, smtp, row, clock, result)
+                if result.error:
+                    break
+        return result
+    finally:
+        lock.release()
+
+
+def _mark_uncertain(ctx: Context) -> None:
+    with ctx.engine.begin() as conn:
+        found = conn.execute(s.outbox.update().where(s.outbox.c.state == "sending").values(
+            state="uncertain", last_error="Mailroom stopped while sending this reply; it may or may "
+            "not have been delivered, so it is not sent again.")).rowcount
+    if found:
+        log.warning("outbox: %d auto-replies interrupted mid-send marked uncertain", found)
+
+
+def _due_rows(ctx: Context, now: dt.datetime) -> list[dict]:
+    t = s.outbox
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.id, t.c.to_addr, t.c.from_addr, t.c.raw, t.c.attempts,
+                                      t.c.reply_to_message_pk).where(
+            t.c.state == "pending", sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
+            .order_by(t.c.id)).mappings()
+        return [dict(r) for r in rows]
+
+
+def _send_one(ctx: Context, smtp: SmtpClient, row: dict, clock, result: DrainResult) -> None:
+    t = s.outbox
+    with ctx.engine.begin() as conn:
+        # Claim the row; `sending` is durable before a byte goes to the server.
+        claimed = conn.execute(t.update().where(t.c.id == row["id"], t.c.state == "pending")
+                               .values(state="sending", attempts=t.c.attempts + 1)).rowcount
+    if not claimed:
+        return
+    try:
+        smtp.send(row["raw"], row["from_addr"], [row["to_addr"]])
+    except SendError as exc:
+        attempts = row["attempts"] + 1
+        if exc.permanent:
+            values = dict(state="failed", last_error=exc.message)
+            result.failed += 1
+        elif exc.kind == "connect":
+            # Lost mid-transaction: the server may have accepted it. Never risk a second copy.
+            values = dict(state="uncertain", last_error=exc.message)
+            result.error = exc.message
+        else:
+            values = dict(state="pending", last_error=exc.message, next_attempt_at=clock() + retry_delay(attempts))
+            result.waiting += 1
+        with ctx.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.id == row["id"]).values(**values))
+        log.warning("outbox: reply %d to %s: %s", row["id"], row["to_addr"], exc.message)
+        return
+    now = clock()
+    with ctx.engine.begin() as conn:
+        conn.execute(t.update().where(t.c.id == row["id"]).values(state="sent", sent_at=now, last_error=None))
+        _record_sent(conn, row, now)
+    result.sent += 1
+
+
+def _record_sent(conn, row: dict, now: dt.datetime) -> None:
+    """Keep the sent reply on the client's record, in the original's conversation."""
+    original = conn.execute(sa.select(s.messages.c.mailbox_id, s.messages.c.client_id,
+                                      s.messages.c.conversation_id)
+                            .where(s.messages.c.id == row["reply_to_message_pk"])).mappings().first()
+    msg = parse_message(row["raw"])
+    records.insert_message(conn, msg, direction="out", mailbox_id=original["mailbox_id"] if original else None,
+                           client_id=original["client_id"] if original else None,
+                           conversation_id=original["conversation_id"] if original else None,
+                           is_reply=True, client_ambiguous=False, now=now)
+
+

@@ -1,0 +1,176 @@
+"""The worker thread: runs each enabled mailbox on its schedule.
+
+It owns no socket itself: each run is a `MailboxRun`. It adds the schedule
+(`poll_minutes`), check-now, pause/resume, exponential back-off after a failure, a
+lock per mailbox that also holds between two processes sharing one data folder,
+and a graceful stop between messages. Other threads talk to it only through its
+methods and the `Status` it publishes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import filelock
+
+from mailroom import paths
+from mailroom.context import Context
+from mailroom.fetch import MailboxRun, RunReport, enabled_mailboxes, utcnow
+
+log = logging.getLogger("mailroom.worker")
+
+MAX_BACKOFF = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class MailboxStatus:
+    description: str
+    state: str = "waiting"                  # waiting | running | error | busy
+    last_run_at: dt.datetime | None = None
+    next_run_at: dt.datetime | None = None
+    failures: int = 0
+    last_report: RunReport | None = None
+
+
+class Status:
+    """A thread-safe snapshot of every mailbox's state, with subscribers (tray, web)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._boxes: dict[str, MailboxStatus] = {}
+        self.paused = False
+        self._subscribers: list[Callable[[dict[str, MailboxStatus]], None]] = []
+
+    def snapshot(self) -> dict[str, MailboxStatus]:
+        with self._lock:
+            return dict(self._boxes)
+
+    def subscribe(self, callback: Callable[[dict[str, MailboxStatus]], None]) -> None:
+        with self._lock:
+            self._subscribers.append(callback)
+
+    def update(self, description: str, **changes) -> MailboxStatus:
+        with self._lock:
+            current = self._boxes.get(description) or MailboxStatus(description)
+            self._boxes[description] = new = replace(current, **changes)
+            subscribers = list(self._subscribers)
+            snapshot = dict(self._boxes)
+        for callback in subscribers:
+            callback(snapshot)
+        return new
+
+
+def backoff(poll: dt.timedelta, failures: int) -> dt.timedelta:
+    """Wait after `failures` failed runs in a row: doubles each time, at most an hour."""
+    return min(poll * (2 ** max(failures - 1, 0)), MAX_BACKOFF) if failures else poll
+
+
+class MailboxBusy(Exception):
+    """Another thread or process is running this mailbox now."""
+
+
+def mailbox_lock(mailbox_id: int) -> filelock.BaseFileLock:
+    folder = paths.data_dir() / "locks"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return filelock.FileLock(folder / f"mailbox-{mailbox_id}.lock")
+
+
+def run_locked(ctx: Context, mailbox: dict, *, stop: threading.Event | None = None,
+               clock: Callable[[], dt.datetime] = utcnow) -> RunReport:
+    """One run of `mailbox` while holding its lock; MailboxBusy when someone else holds it."""
+    lock = mailbox_lock(mailbox["id"])
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise MailboxBusy(mailbox["description"]) from None
+    try:
+        return MailboxRun(ctx, mailbox, stop=stop, clock=clock).run()
+    finally:
+        lock.release()
+
+
+class Worker(threading.Thread):
+    def __init__(self, ctx: Context, *, status: Status | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow,
+                 after_runs: Callable[[], None] | None = None):
+        super().__init__(name="mailroom-worker", daemon=True)
+        self.ctx = ctx
+        self.status = status or Status()
+        self.clock = clock
+        self.after_runs = after_runs
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._due_now: set[str] = set()
+        self._due: dict[int, dt.datetime] = {}
+        self._failures: dict[int, int] = {}
+
+    # --- called from other threads ---------------------------------------------------
+    def check_now(self, description: str | None = None) -> None:
+        """Run one mailbox (or all) as soon as the current run ends, even when paused."""
+        self._due_now.add(description or "*")
+        self._wake.set()
+
+    def pause(self) -> None:
+        self.status.paused = True
+
+    def resume(self) -> None:
+        self.status.paused = False
+        self._wake.set()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop between messages, after the POP3 session QUITs."""
+        self._stop.set()
+        self._wake.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    # --- the loop -------------------------------------------------------------------
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._round()
+            except Exception:  # noqa: BLE001 - the worker must outlive one bad round; it is logged
+                log.exception("worker round failed")
+            self._wake.clear()
+            self._wake.wait(self._seconds_to_next())
+
+    def _round(self) -> None:
+        now = self.clock()
+        forced, self._due_now = self._due_now, set()
+        ran = False
+        for box in enabled_mailboxes(self.ctx):
+            if self._stop.is_set():
+                return
+            wanted = "*" in forced or box["description"] in forced
+            due = self._due.get(box["id"], now) <= now
+            if not wanted and (self.status.paused or not due):
+                continue
+            self._run_one(box)
+            ran = True
+        if ran and self.after_runs and not self._stop.is_set():
+            self.after_runs()
+
+    def _run_one(self, box: dict) -> None:
+        name, poll = box["description"], dt.timedelta(minutes=box["poll_minutes"])
+        self.status.update(name, state="running")
+        try:
+            report = run_locked(self.ctx, box, stop=self._stop, clock=self.clock)
+        except MailboxBusy:
+            self._due[box["id"]] = self.clock() + dt.timedelta(minutes=1)
+            self.status.update(name, state="busy", next_run_at=self._due[box["id"]])
+            return
+        failures = self._failures.get(box["id"], 0) + 1 if report.error else 0
+        self._failures[box["id"]] = failures
+        self._due[box["id"]] = next_run = self.clock() + backoff(poll, failures)
+        self.status.update(name, state="error" if report.error else "waiting", last_run_at=self.clock(),
+                           next_run_at=next_run, failures=failures, last_report=report)
+
+    def _seconds_to_next(self) -> float:
+        if not self._due:
+            return 1.0
+        wait = (min(self._due.values()) - self.clock()).total_seconds()
+        return min(max(wait, 0.05), 60.0)

@@ -1,0 +1,73 @@
+"""One mailbox run against the real Dovecot: import, exactly once, cutoff, deletion."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from mailroom.fetch import MailboxRun
+from mailroom.store import schema as s
+from tests.mailgen import make_message
+
+
+def count(ctx, table, *where) -> int:
+    with ctx.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar()
+
+
+def test_a_thousand_messages_import_once_with_clients_and_tasks(ctx, configure, mailbox_user):
+    box = configure(create_tasks=True, task_type="Inquiry", department="Front desk")
+    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(1000))
+
+    first = MailboxRun(ctx, box).run()
+    assert (first.error, first.listed, first.new, first.imported, first.duplicates) == (None, 1000, 1000, 1000, 0)
+    assert count(ctx, s.messages) == 1000
+    assert count(ctx, s.tasks) == 1000                   # every message is a new conversation
+    assert count(ctx, s.clients) == 1000                 # mailgen gives each message its own sender
+    assert count(ctx, s.seen_uids, s.seen_uids.c.state == "imported") == 1000
+
+    again = MailboxRun(ctx, box).run()
+    assert (again.listed, again.new, again.imported) == (1000, 0, 0)
+
+    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(1000, 1010))
+    more = MailboxRun(ctx, box).run()
+    assert (more.new, more.imported) == (10, 10)
+    assert count(ctx, s.messages) == 1010
+    assert mailbox_user.message_count() == 1010         # leave_on_server is the default
+
+
+def test_exclude_before_never_downloads_older_mail_and_leaves_it(ctx, configure, mailbox_user):
+    box = configure(exclude_before="2026-02-01", leave_on_server=False)
+    cutoff = dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)
+    old = [make_message(i, to=mailbox_user.address, date=cutoff - dt.timedelta(days=1 + i)) for i in range(30)]
+    new = [make_message(100 + i, to=mailbox_user.address, date=cutoff + dt.timedelta(hours=i)) for i in range(5)]
+    mailbox_user.deliver_many(old + new)
+    logouts_before = len(mailbox_user.pop3_logouts())
+
+    report = MailboxRun(ctx, box).run()
+
+    assert (report.skipped_before_cutoff, report.imported, report.deleted) == (30, 5, 5)
+    sessions = mailbox_user.wait_pop3_logouts(logouts_before + 1)[logouts_before:]
+    assert sum(sess["retr"] for sess in sessions) == 5     # only the new ones were RETR'd
+    assert mailbox_user.message_count() == 30              # skipped stay on the server, delete on
+    assert count(ctx, s.seen_uids, s.seen_uids.c.state == "skipped") == 30
+
+    again = MailboxRun(ctx, box).run()
+    assert (again.listed, again.new, again.skipped_before_cutoff, again.deleted) == (30, 0, 0, 0)
+
+
+def test_a_message_without_any_date_is_imported_not_dropped(ctx, configure, mailbox_user):
+    box = configure(exclude_before="2026-02-01")
+    raw = make_message(1, to=mailbox_user.address).replace(b"Date:", b"X-Old-Date:")
+    mailbox_user.deliver(raw)
+    report = MailboxRun(ctx, box).run()
+    assert (report.imported, report.skipped_before_cutoff) == (1, 0)
+
+
+def test_leave_on_server_off_deletes_exactly_the_imported(ctx, configure, mailbox_user):
+    box = configure(leave_on_server=False)
+    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(20))
+    report = MailboxRun(ctx, box).run()
+    assert (report.imported, report.deleted) == (20, 20)
+    assert mailbox_user.message_count() == 0
