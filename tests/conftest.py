@@ -91,7 +91,7 @@ def dovecot_untrusted(certs: CertPaths) -> Iterator[Dovecot]:
 @pytest.fixture
 def mailbox_user(dovecot: Dovecot, request: pytest.FixtureRequest) -> MailUser:
     """A Dovecot user of its own for this test: an empty mailbox no other test sees."""
-    return dovecot.new_user(request.node.name)
+    return dovecot.new_user(request.node.name.removeprefix("test_"))
 
 
 # ------------------------------------------------------------------ SMTP
@@ -125,6 +125,7 @@ def real_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     """The environment for child processes that use a real, unlocked Secret Service."""
     service = start_secret_service(tmp_path_factory.mktemp("keyring-home"))
     _timed("keyring", service.startup_seconds)
+    service.env.pop("MAILROOM_HOME", None)  # each test brings its own (mailroom_home)
     try:
         yield service.env
     finally:
@@ -151,8 +152,9 @@ def run_cli(real_keyring: dict[str, str], mailroom_home: Path) -> RunCli:
     environment, MAILROOM_HOME set, and `env` merged on top. It does not check the exit code.
     """
 
-    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**real_keyring, "MAILROOM_HOME": str(mailroom_home), **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "mailroom", *args],

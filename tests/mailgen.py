@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterable
 from email.message import EmailMessage
 
-BASE_DATE = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
+BASE_DATE = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
 _FIRST = ["Ava", "Noah", "Chloé", "Liam", "Maya", "Oskar", "Priya", "Tomás", "Zoe", "Ethan", "Ingrid", "Kenji"]
 _LAST = ["Martin", "Nguyen", "Okafor", "Schmidt", "Rossi", "García", "Kowalski", "Haddad", "Walsh", "Lindqvist"]
@@ -36,8 +36,7 @@ _PARAGRAPHS = [
     "Hi there,\n\nI found you through a friend's recommendation and would love to know more "
     "about your packages and availability this spring.",
     "Could you send me the invoice again? The link in the last email seems to have expired.",
-    "We would like to book a session for four people, ideally on a Saturday morning. "
-    "Is there parking near the studio?",
+    "We would like to book a session for four people, ideally on a Saturday morning. Is there parking near the studio?",
     "The proofs look great — could we get numbers 12, 17 and 23 retouched?",
     "Something came up at work; would Thursday at 15:00 work instead?",
 ]
@@ -104,8 +103,9 @@ def make_message(
         paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
         msg.add_alternative(f"<!DOCTYPE html><html><body>{paragraphs}</body></html>\n", subtype="html")
     if attachment_kb:
-        msg.add_attachment(_payload(i, attachment_kb), maintype="application", subtype="pdf",
-                           filename=f"document-{i}.pdf")
+        msg.add_attachment(
+            _payload(i, attachment_kb), maintype="application", subtype="pdf", filename=f"document-{i}.pdf"
+        )
     # email picks random MIME boundaries; fixed ones keep the output reproducible
     for n, part in enumerate(p for p in msg.walk() if p.is_multipart()):
         part.set_boundary(f"=_mailgen_{i}_{n}")

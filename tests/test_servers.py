@@ -176,9 +176,11 @@ def test_smtp_implicit_tls_send_is_captured(smtp: SmtpServers, certs: CertPaths)
 
 
 def test_smtp_auth_failure_and_untrusted_listener(smtp: SmtpServers, certs: CertPaths) -> None:
-    with smtplib.SMTP_SSL("localhost", smtp.smtps_port, context=certs.client_context(), timeout=10) as client:
-        with pytest.raises(smtplib.SMTPAuthenticationError):
-            client.login("studio@localhost", "wrong")
+    with (
+        smtplib.SMTP_SSL("localhost", smtp.smtps_port, context=certs.client_context(), timeout=10) as client,
+        pytest.raises(smtplib.SMTPAuthenticationError),
+    ):
+        client.login("studio@localhost", "wrong")
     with pytest.raises(ssl.SSLCertVerificationError, match="self-signed"):
         smtplib.SMTP_SSL("localhost", smtp.smtps_untrusted_port, context=certs.client_context(), timeout=10)
 
@@ -190,9 +192,8 @@ def test_smtp_plain_listener_offers_no_starttls(smtp: SmtpServers) -> None:
 
 
 def test_smtp_temporarily_down_comes_back_on_the_same_port(smtp: SmtpServers, certs: CertPaths) -> None:
-    with smtp.temporarily_down():
-        with pytest.raises(ConnectionRefusedError):
-            smtplib.SMTP("localhost", smtp.submission_port, timeout=10)
+    with smtp.temporarily_down(), pytest.raises(ConnectionRefusedError):
+        smtplib.SMTP("localhost", smtp.submission_port, timeout=10)
     with smtplib.SMTP_SSL("localhost", smtp.smtps_port, context=certs.client_context(), timeout=10) as client:
         assert client.noop()[0] == 250
 

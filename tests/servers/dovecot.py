@@ -479,9 +479,7 @@ service imap-login {{
                     break
                 except TimeoutError:
                     if time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"dovecot did not greet on port {port}:\n{self._diagnostics()}"
-                        ) from None
+                        raise RuntimeError(f"dovecot did not greet on port {port}:\n{self._diagnostics()}") from None
 
     def _diagnostics(self) -> str:
         try:

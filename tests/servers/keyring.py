@@ -61,8 +61,9 @@ def _name_has_owner(dbus_send: str, env: dict[str, str], name: str) -> bool:
     return r.returncode == 0 and r.stdout.strip().endswith("true")
 
 
-def start_secret_service(home: str | os.PathLike[str], *, password: str = "mailroom-test-keyring",
-                         timeout: float = 10.0) -> SecretService:
+def start_secret_service(
+    home: str | os.PathLike[str], *, password: str = "mailroom-test-keyring", timeout: float = 10.0
+) -> SecretService:
     """Start the bus and the unlocked keyring with `home` as HOME; raise RuntimeError if not ready."""
     dbus_daemon = _need("dbus-daemon", "dbus-daemon")
     dbus_send = _need("dbus-send", "dbus-bin")

@@ -56,7 +56,7 @@ class ScriptedPop3:
         uidls = list(uidls) if uidls is not None else [f"scripted-{i:06d}" for i in range(len(messages))]
         if len(uidls) != len(messages):
             raise ValueError("one UIDL per message")
-        self.mailbox: list[tuple[str, bytes]] = [(u, _crlf(m)) for u, m in zip(uidls, messages)]
+        self.mailbox: list[tuple[str, bytes]] = [(u, _crlf(m)) for u, m in zip(uidls, messages, strict=True)]
         self.user = user
         self.password = password
         self.uidl = uidl
@@ -152,7 +152,7 @@ class ScriptedPop3:
         conn.sendall(overrides.get("GREETING", GREETING))
         authed, user, deleted = False, None, set()
 
-        def msg(arg: str) -> int | None:
+        def index_of(arg: str) -> int | None:
             n = int(arg) if arg.isdigit() else 0
             return n - 1 if 1 <= n <= len(self.mailbox) and n - 1 not in deleted else None
 
@@ -191,35 +191,39 @@ class ScriptedPop3:
                     conn.sendall(b"-ERR log in first\r\n")
             elif verb == "STAT":
                 conn.sendall(b"+OK %d %d\r\n" % (len(live), sum(len(self.mailbox[i][1]) for i in live)))
-            elif verb in ("LIST", "UIDL") and not (verb == "UIDL" and not uidl):
-                field = (lambda i: b"%d" % len(self.mailbox[i][1])) if verb == "LIST" else (
-                    lambda i: self.mailbox[i][0].encode())
-                if arg:
-                    i = msg(arg)
-                    conn.sendall(b"+OK %d %s\r\n" % (i + 1, field(i)) if i is not None else b"-ERR no such message\r\n")
-                else:
-                    body = b"".join(b"%d %s\r\n" % (i + 1, field(i)) for i in live)
-                    conn.sendall(b"+OK\r\n" + body + b".\r\n")
-            elif verb == "UIDL":
+            elif verb == "UIDL" and not uidl:
                 conn.sendall(b"-ERR UIDL not supported\r\n")
+            elif verb in ("LIST", "UIDL"):
+                # "n size" for LIST, "n unique-id" for UIDL
+                def entry(i: int, verb: str = verb) -> bytes:
+                    value = len(self.mailbox[i][1]) if verb == "LIST" else self.mailbox[i][0]
+                    return f"{i + 1} {value}".encode()
+
+                if not arg:
+                    conn.sendall(b"+OK\r\n" + b"".join(entry(i) + b"\r\n" for i in live) + b".\r\n")
+                elif (i := index_of(arg)) is not None:
+                    conn.sendall(b"+OK " + entry(i) + b"\r\n")
+                else:
+                    conn.sendall(b"-ERR no such message\r\n")
             elif verb in ("RETR", "TOP"):
                 num, _, lines = arg.partition(" ")
-                i = msg(num)
+                i = index_of(num)
                 if i is None:
                     conn.sendall(b"-ERR no such message\r\n")
                     continue
                 raw = self.mailbox[i][1]
-                if verb == "TOP":
+                if verb == "TOP":  # the header, the blank line, then `lines` body lines
                     head, sep, body = raw.partition(b"\r\n\r\n")
-                    keep = int(lines) if lines.isdigit() else 0
-                    raw = head + sep + b"".join(l + b"\r\n" for l in body.split(b"\r\n")[:keep]) if sep else raw
+                    if sep:
+                        keep = body.split(b"\r\n")[: int(lines) if lines.isdigit() else 0]
+                        raw = head + sep + b"".join(line + b"\r\n" for line in keep)
                 data = _stuffed(raw)
                 if verb == "RETR" and cut is not None:
                     conn.sendall(b"+OK %d octets\r\n" % len(raw) + data[:cut])
                     return  # the connection drops mid-message
                 conn.sendall(b"+OK %d octets\r\n" % len(raw) + data + b".\r\n")
             elif verb == "DELE":
-                i = msg(arg)
+                i = index_of(arg)
                 if i is None:
                     conn.sendall(b"-ERR no such message\r\n")
                 else:
