@@ -33,7 +33,7 @@ from mailroom.store.raw import RawStore
 
 log = logging.getLogger("mailroom.fetch")
 
-BATCH_MESSAGES = 200           # messages per transaction
+BATCH_MESSAGES = 50            # messages per transaction
 BATCH_BYTES = 16 << 20         # ... or this many raw bytes, whichever comes first
 MAX_SESSIONS = 25              # Gmail lists ~250 messages per session: keep reconnecting
 
@@ -173,6 +173,13 @@ class MailboxRun:
                     batch, size = [], 0
                 if self.stop.is_set():
                     break
+        except MailroomError:
+            # The connection broke mid-RETR: keep the complete messages already read; the
+            # partial one was never yielded and comes again next run. No DELE can reach
+            # the server now, so nothing is deletable in this session.
+            if batch:
+                self._commit(batch)
+            raise
         finally:
             retr.close()
         if batch:

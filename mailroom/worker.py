@@ -102,7 +102,7 @@ class Worker(threading.Thread):
         self.status = status or Status()
         self.clock = clock
         self.after_runs = after_runs
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._wake = threading.Event()
         self._due_now: set[str] = set()
         self._due: dict[int, dt.datetime] = {}
@@ -123,19 +123,20 @@ class Worker(threading.Thread):
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Stop between messages, after the POP3 session QUITs."""
-        self._stop.set()
+        self._stopping.set()
         self._wake.set()
         if self.is_alive():
             self.join(timeout)
 
     # --- the loop -------------------------------------------------------------------
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
+            # Clear before the round: a wake-up (stop, check-now) during it is not lost.
+            self._wake.clear()
             try:
                 self._round()
             except Exception:  # noqa: BLE001 - the worker must outlive one bad round; it is logged
                 log.exception("worker round failed")
-            self._wake.clear()
             self._wake.wait(self._seconds_to_next())
 
     def _round(self) -> None:
@@ -143,7 +144,7 @@ class Worker(threading.Thread):
         forced, self._due_now = self._due_now, set()
         ran = False
         for box in enabled_mailboxes(self.ctx):
-            if self._stop.is_set():
+            if self._stopping.is_set():
                 return
             wanted = "*" in forced or box["description"] in forced
             due = self._due.get(box["id"], now) <= now
@@ -151,14 +152,14 @@ class Worker(threading.Thread):
                 continue
             self._run_one(box)
             ran = True
-        if ran and self.after_runs and not self._stop.is_set():
+        if ran and self.after_runs and not self._stopping.is_set():
             self.after_runs()
 
     def _run_one(self, box: dict) -> None:
         name, poll = box["description"], dt.timedelta(minutes=box["poll_minutes"])
         self.status.update(name, state="running")
         try:
-            report = run_locked(self.ctx, box, stop=self._stop, clock=self.clock)
+            report = run_locked(self.ctx, box, stop=self._stopping, clock=self.clock)
         except MailboxBusy:
             self._due[box["id"]] = self.clock() + dt.timedelta(minutes=1)
             self.status.update(name, state="busy", next_run_at=self._due[box["id"]])

@@ -44,8 +44,10 @@ def configure(ctx: Context, mailbox_user, smtp, certs) -> Configure:
 
     def apply(*, templates: list[dict] = (), company: dict | None = None, password: str | None = None,
               **fields) -> dict:
-        box = mailbox("Studio", port=mailbox_user.dovecot.pop3s_port, user=mailbox_user.name,
-                      email=mailbox_user.address, ca_file=certs.ca_crt, **fields)
+        where = dict(port=mailbox_user.dovecot.pop3s_port, user=mailbox_user.name, email=mailbox_user.address,
+                     ca_file=certs.ca_crt)
+        where.update({k: fields.pop(k) for k in list(fields) if k in where or k == "security"})
+        box = mailbox("Studio", **where, **fields)
         doc = settings(mailboxes=[box], outgoing=outgoing(smtp, ca_file=certs.ca_crt),
                        task_types=[{"name": "Inquiry"}], task_statuses=[{"name": "New"}],
                        departments=[{"name": "Front desk"}], templates=list(templates))

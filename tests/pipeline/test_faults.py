@@ -1,0 +1,70 @@
+"""What a real server will not do on demand: a cut mid-RETR, new UIDs for old mail, a bad message."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from mailroom import importer
+from mailroom.fetch import MailboxRun
+from mailroom.store import schema as s
+from tests.mailgen import make_message
+from tests.servers.scripted import ScriptedPop3
+
+
+def stored(ctx) -> list[str]:
+    with ctx.engine.connect() as conn:
+        return [r[0] for r in conn.execute(sa.select(s.messages.c.message_id).order_by(s.messages.c.id))]
+
+
+def scripted_box(configure, server: ScriptedPop3, **fields) -> dict:
+    return configure(host="127.0.0.1", port=server.port, security="none", user=server.user,
+                     email="studio@localhost", ca_file=None, password=server.password, **fields)
+
+
+def test_a_connection_cut_mid_retr_leaves_no_partial_message(ctx, configure):
+    messages = [make_message(i) for i in range(5)]
+    with ScriptedPop3(messages, cut_retr_at=300) as server:
+        box = scripted_box(configure, server)
+        cut = MailboxRun(ctx, box).run()
+        assert cut.error_kind == "connect" and cut.imported == 0
+        assert stored(ctx) == []
+        server.cut_retr_at = None
+        done = MailboxRun(ctx, box).run()
+    assert (done.error, done.imported) == (None, 5)
+    assert len(stored(ctx)) == len(set(stored(ctx))) == 5
+
+
+def test_mail_served_again_under_new_uids_is_a_duplicate(ctx, configure):
+    messages = [make_message(i) for i in range(8)]
+    with ScriptedPop3(messages, uidls=[f"old-{i}" for i in range(8)]) as server:
+        box = scripted_box(configure, server)
+        assert MailboxRun(ctx, box).run().imported == 8
+        # a rebuilt server index (or Gmail's "recent" mode) lists the same mail under new UIDs
+        server.mailbox = [(f"new-{i}", raw) for i, (_uid, raw) in enumerate(server.mailbox)]
+        again = MailboxRun(ctx, box).run()
+    assert (again.new, again.imported, again.duplicates) == (8, 0, 8)
+    assert len(stored(ctx)) == 8
+
+
+def test_a_message_the_store_rejects_is_quarantined_and_the_run_goes_on(ctx, configure, monkeypatch):
+    real = importer.Importer.import_message
+
+    def fragile(self, conn, uid, msg):
+        if msg.subject.endswith("(3)"):
+            raise ValueError("simulated storage fault")
+        return real(self, conn, uid, msg)
+
+    monkeypatch.setattr(importer.Importer, "import_message", fragile)
+    with ScriptedPop3([make_message(i) for i in range(6)]) as server:
+        box = scripted_box(configure, server)
+        report = MailboxRun(ctx, box).run()
+        assert (report.imported, report.quarantined, report.error) == (5, 1, None)
+        with ctx.engine.connect() as conn:
+            reason, sha = conn.execute(sa.select(s.quarantine.c.reason, s.quarantine.c.raw_sha256)).one()
+        assert "simulated storage fault" in reason
+        again = MailboxRun(ctx, box).run()                 # not retried forever
+    assert (again.new, again.imported, again.quarantined) == (0, 0, 0)
+    from mailroom import paths
+    from mailroom.store.raw import RawStore
+
+    assert RawStore(paths.raw_dir()).get(sha).startswith(b"From:")   # the raw message is kept
