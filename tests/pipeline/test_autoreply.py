@@ -172,3 +172,35 @@ def test_sigkill_while_sending_never_sends_a_reply_twice(ctx, configure, mailbox
     # a reply cut off by a kill may or may not have reached the server: never resent
     assert states.count("sent") <= len(replied_to) <= states.count("sent") + states.count("uncertain")
     assert kills_while_sending >= 5, f"only {kills_while_sending} kills landed while sending"
+
+
+def test_refusals_permanent_fail_temporary_retry_with_backoff(ctx, configure, mailbox_user, smtp):
+    box = autoreply_box(configure)
+    smtp.capture.refuse.update({"gone@example.com": "550 5.1.1 No such user here",
+                                "busy@example.com": "451 4.3.0 Try again later"})
+    mailbox_user.deliver_many([inquiry(1, mailbox_user, sender="gone@example.com"),
+                               inquiry(2, mailbox_user, sender="busy@example.com")])
+    MailboxRun(ctx, box).run()
+    first = drain(ctx)
+    assert (first.sent, first.failed, first.waiting) == (0, 1, 1)
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(sa.select(s.outbox).order_by(s.outbox.c.id)).mappings().all()
+    assert rows[0]["state"] == "failed" and "550 5.1.1 No such user here" in rows[0]["last_error"]
+    assert rows[1]["state"] == "pending" and "451" in rows[1]["last_error"] and rows[1]["attempts"] == 1
+    assert drain(ctx).sent == 0                                # not due yet: back-off
+    del smtp.capture.refuse["busy@example.com"]
+    later = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)  # noqa: E731
+    assert drain(ctx, clock=later).sent == 1
+    assert outbox_states(ctx) == ["failed", "sent"]
+
+
+def test_a_row_left_sending_by_a_dead_sender_becomes_uncertain_and_is_never_sent(ctx, configure, mailbox_user,
+                                                                                 smtp, run_cli):
+    box = autoreply_box(configure)
+    mailbox_user.deliver(inquiry(1, mailbox_user))
+    MailboxRun(ctx, box).run()
+    with ctx.engine.begin() as conn:
+        conn.execute(s.outbox.update().values(state="sending"))
+    assert drain(ctx).sent == 0 and len(smtp.capture) == 0
+    assert outbox_states(ctx) == ["uncertain"]
+    assert json.loads(run_cli("stats", "--json").stdout)["outbox"]["uncertain"] == 1

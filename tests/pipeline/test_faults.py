@@ -68,3 +68,21 @@ def test_a_message_the_store_rejects_is_quarantined_and_the_run_goes_on(ctx, con
     from mailroom.store.raw import RawStore
 
     assert RawStore(paths.raw_dir()).get(sha).startswith(b"From:")   # the raw message is kept
+
+
+def test_gmail_listing_only_part_of_the_mailbox_per_session_is_fetched_in_one_run(ctx, configure):
+    with ScriptedPop3([make_message(i) for i in range(23)], gmail_window=5) as server:
+        box = scripted_box(configure, server)
+        report = MailboxRun(ctx, box).run()
+        assert (report.error, report.imported) == (None, 23)
+        assert len(server.sessions) == 6                  # 5 windows of messages, then one that finds none
+        again = MailboxRun(ctx, box).run()
+    assert (again.listed, again.imported) == (0, 0)
+
+
+def test_a_server_that_stops_answering_mid_session_is_a_timeout(ctx, configure):
+    with ScriptedPop3([make_message(i) for i in range(3)], overrides={"UIDL": b""}) as server:
+        box = scripted_box(configure, server)
+        ctx.timeout = 1
+        report = MailboxRun(ctx, box).run()
+    assert report.error_kind == "timeout" and report.imported == 0

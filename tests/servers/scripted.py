@@ -7,7 +7,9 @@ Dovecot is the server for everything else. This one runs in a thread on 127.0.0.
 - stall (`stall=True`: accept and never greet);
 - send any reply you like (`overrides={"STAT": b"+OK what\\r\\n"}`; "GREETING" for the
   greeting), e.g. a malformed one;
-- speak implicit TLS (`ssl_context=certs.server_context()`).
+- speak implicit TLS (`ssl_context=certs.server_context()`);
+- behave like Gmail's POP (`gmail_window=250`): at most that many messages listed per
+  session, and a message downloaded in one session is not listed in the next.
 Settings are plain attributes, read at the start of each session, so a test can change
 them between two runs of the code under test.
 
@@ -52,12 +54,14 @@ class ScriptedPop3:
         stall: bool = False,
         overrides: Mapping[str, bytes] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        gmail_window: int | None = None,
     ) -> None:
         uidls = list(uidls) if uidls is not None else [f"scripted-{i:06d}" for i in range(len(messages))]
         if len(uidls) != len(messages):
             raise ValueError("one UIDL per message")
         self.mailbox: list[tuple[str, bytes]] = [(u, _crlf(m)) for u, m in zip(uidls, messages, strict=True)]
         self.user = user
+        self.gmail_window = gmail_window
         self.password = password
         self.uidl = uidl
         self.cut_retr_at = cut_retr_at
@@ -150,11 +154,15 @@ class ScriptedPop3:
         self.sessions.append(commands)
         overrides, uidl, cut = dict(self.overrides), self.uidl, self.cut_retr_at
         conn.sendall(overrides.get("GREETING", GREETING))
-        authed, user, deleted = False, None, set()
+        authed, user, deleted, retrieved = False, None, set(), set()
+        # Gmail's POP lists at most ~250 messages a session, and a message once downloaded
+        # is not listed again (leave-on-server "recent" semantics off): `gmail_window`.
+        window = self.gmail_window
+        visible = min(len(self.mailbox), window) if window else len(self.mailbox)
 
         def index_of(arg: str) -> int | None:
             n = int(arg) if arg.isdigit() else 0
-            return n - 1 if 1 <= n <= len(self.mailbox) and n - 1 not in deleted else None
+            return n - 1 if 1 <= n <= visible and n - 1 not in deleted else None
 
         while not self._stopping.is_set():
             line = rfile.readline()
@@ -167,10 +175,11 @@ class ScriptedPop3:
             if verb in overrides:
                 conn.sendall(overrides[verb])
                 continue
-            live = [i for i in range(len(self.mailbox)) if i not in deleted]
+            live = [i for i in range(visible) if i not in deleted]
             if verb == "QUIT":
                 if authed:  # RFC 1939 6: deletions happen only in the UPDATE state
-                    self.mailbox = [m for i, m in enumerate(self.mailbox) if i not in deleted]
+                    gone = deleted | (retrieved if window else set())
+                    self.mailbox = [m for i, m in enumerate(self.mailbox) if i not in gone]
                 conn.sendall(b"+OK bye\r\n")
                 return
             if verb == "CAPA":
@@ -212,6 +221,8 @@ class ScriptedPop3:
                     conn.sendall(b"-ERR no such message\r\n")
                     continue
                 raw = self.mailbox[i][1]
+                if verb == "RETR":
+                    retrieved.add(i)
                 if verb == "TOP":  # the header, the blank line, then `lines` body lines
                     head, sep, body = raw.partition(b"\r\n\r\n")
                     if sep:

@@ -55,10 +55,13 @@ class Capture:
 
     Each entry is a dict: listener, mail_from, rcpt_tos, login (str or None), tls (bool),
     msg (email.message.EmailMessage), raw (bytes).
+    `refuse` maps a recipient address to the reply RCPT gets instead of 250, e.g.
+    {"gone@example.com": "550 5.1.1 No such user"}; `clear()` empties it too.
     """
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.refuse: dict[str, str] = {}
         self._changed = threading.Condition()
 
     def add(self, entry: dict[str, Any]) -> None:
@@ -69,6 +72,7 @@ class Capture:
     def clear(self) -> None:
         with self._changed:
             self.messages.clear()
+            self.refuse.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Block until at least `count` messages arrived; return a copy of the list."""
@@ -93,6 +97,15 @@ class _Handler:
     def __init__(self, capture: Capture, listener: str) -> None:
         self.capture = capture
         self.listener = listener
+
+    async def handle_RCPT(self, server: SMTP, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        """Refuse the recipients listed in `capture.refuse` with the reply given there."""
+        reply = self.capture.refuse.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         auth = session.auth_data
