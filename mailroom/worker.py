@@ -66,7 +66,7 @@ class Status:
 
 def backoff(poll: dt.timedelta, failures: int) -> dt.timedelta:
     """Wait after `failures` failed runs in a row: doubles each time, at most an hour."""
-    return min(poll * (2 ** max(failures - 1, 0)), MAX_BACKOFF) if failures else poll
+    return min(poll * (2 ** min(max(failures - 1, 0), 16)), MAX_BACKOFF) if failures else poll
 
 
 class MailboxBusy(Exception):

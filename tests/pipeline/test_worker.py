@@ -1,0 +1,120 @@
+"""The worker thread: schedule, check-now, pause, back-off, graceful stop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from mailroom.fetch import MailboxRun
+from mailroom.store import schema as s
+from mailroom.worker import Worker, backoff
+from tests.mailgen import make_message
+
+FIVE = dt.timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("failures,wait", [
+    (0, FIVE), (1, FIVE), (2, 2 * FIVE), (3, 4 * FIVE), (4, 8 * FIVE), (5, dt.timedelta(hours=1)),
+    (40, dt.timedelta(hours=1)),
+])
+def test_backoff_doubles_and_is_capped(failures, wait):
+    assert backoff(FIVE, failures) == wait
+
+
+def wait_until(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def stored(ctx) -> int:
+    with ctx.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(s.messages)).scalar()
+
+
+def test_runs_due_mailboxes_then_waits_for_the_schedule(ctx, configure, mailbox_user):
+    configure(poll_minutes=60)
+    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(3))
+    updates = []
+    worker = Worker(ctx)
+    worker.status.subscribe(lambda snapshot: updates.append(snapshot["Studio"].state))
+    worker.start()
+    try:
+        wait_until(lambda: worker.status.snapshot().get("Studio") and
+                   worker.status.snapshot()["Studio"].state == "waiting")
+        status = worker.status.snapshot()["Studio"]
+        assert status.last_report.imported == 3 and status.failures == 0
+        assert status.next_run_at - status.last_run_at >= dt.timedelta(minutes=59)
+        mailbox_user.deliver(make_message(10, to=mailbox_user.address))
+        time.sleep(0.5)
+        assert stored(ctx) == 3                                  # not due for an hour
+        worker.check_now("Studio")
+        wait_until(lambda: stored(ctx) == 4)
+    finally:
+        worker.stop()
+    assert not worker.is_alive()
+    assert updates[:2] == ["running", "waiting"]
+
+
+def test_paused_runs_nothing_until_checked_or_resumed(ctx, configure, mailbox_user):
+    configure()
+    mailbox_user.deliver(make_message(1, to=mailbox_user.address))
+    worker = Worker(ctx)
+    worker.pause()
+    worker.start()
+    try:
+        time.sleep(0.5)
+        assert stored(ctx) == 0
+        worker.check_now()
+        wait_until(lambda: worker.status.snapshot().get("Studio") and
+                   worker.status.snapshot()["Studio"].state == "waiting")
+        assert stored(ctx) == 1
+        mailbox_user.deliver(make_message(2, to=mailbox_user.address))
+        worker.resume()
+        time.sleep(0.3)
+        assert stored(ctx) == 1                                  # resumed, but not due for 5 minutes
+    finally:
+        worker.stop()
+
+
+def test_a_failing_mailbox_backs_off_and_reports_the_error(ctx, configure):
+    configure(password="wrong")
+    worker = Worker(ctx)
+    worker.start()
+    try:
+        wait_until(lambda: worker.status.snapshot().get("Studio") and
+                   worker.status.snapshot()["Studio"].state == "error")
+        status = worker.status.snapshot()["Studio"]
+        assert status.failures == 1 and status.last_report.error_kind == "auth"
+        worker.check_now("Studio")
+        wait_until(lambda: worker.status.snapshot()["Studio"].failures == 2)
+        status = worker.status.snapshot()["Studio"]
+        assert status.next_run_at - status.last_run_at >= dt.timedelta(minutes=10) - dt.timedelta(seconds=1)
+    finally:
+        worker.stop()
+
+
+def test_stop_ends_a_run_between_messages_and_nothing_is_lost(ctx, configure, mailbox_user):
+    box = configure(leave_on_server=False)
+    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(400))
+    stop = threading.Event()
+    run = MailboxRun(ctx, box, stop=stop)
+    original = run._commit
+
+    def commit_then_stop(batch):
+        numbers = original(batch)
+        stop.set()                                               # as Worker.stop() would, mid-run
+        return numbers
+
+    run._commit = commit_then_stop
+    report = run.run()
+    assert report.error is None and 0 < report.imported < 400
+    assert report.deleted == report.imported                     # the session QUIT cleanly
+    assert mailbox_user.message_count() == 400 - report.imported
+    rest = MailboxRun(ctx, box).run()
+    assert report.imported + rest.imported == 400 and stored(ctx) == 400
