@@ -113,8 +113,12 @@ class MailboxRun:
             log.warning("mailbox %s: %s", box["description"], exc.message)
         finally:
             with self.ctx.engine.begin() as conn:
-                counts = self.report.counts()
-                records.finish_run(conn, run_id, self.clock(), counts)
+                records.finish_run(conn, run_id, self.clock(), self.report.counts())
+        if not self.report.error:
+            r = self.report
+            log.info("mailbox %s: %d listed, %d new, %d imported, %d duplicates, %d skipped, %d quarantined, "
+                     "%d deleted", box["description"], r.listed, r.new, r.imported, r.duplicates,
+                     r.skipped_before_cutoff, r.quarantined, r.deleted)
         return self.report
 
     # --- one POP3 session -----------------------------------------------------------

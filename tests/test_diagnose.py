@@ -1,0 +1,61 @@
+"""The words for each connection failure: one sentence, the kind, the field to fix."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import pytest
+
+from mailroom.mail import diagnose
+from mailroom.mail.tls import CertificateFacts
+from mailroom.model import Endpoint
+
+POP = Endpoint("pop3", "pop.example.com", 995, "ssl", username="studio@example.com")
+GMAIL = Endpoint("pop3", "pop.gmail.com", 995, "ssl", username="studio@gmail.com")
+GMAIL_SMTP = Endpoint("smtp", "smtp.gmail.com", 587, "starttls", username="studio@gmail.com")
+
+
+def cert_error(message: str) -> ssl.SSLCertVerificationError:
+    exc = ssl.SSLCertVerificationError(1, message)
+    exc.verify_message = message
+    return exc
+
+
+@pytest.mark.parametrize("error,kind,field,words", [
+    (diagnose.diagnose_socket(POP, socket.gaierror(-2, "Name or service not known")), "dns", "host",
+     'The server name "pop.example.com" was not found'),
+    (diagnose.diagnose_socket(POP, ConnectionRefusedError()), "connect", "port", "refused the connection"),
+    (diagnose.diagnose_socket(POP, TimeoutError()), "timeout", "port", "did not answer within 30 seconds"),
+    (diagnose.timeout_error(Endpoint("pop3", "h.example", 995, "none"), speaks_tls=True), "tls", "security",
+     "expects an SSL connection"),
+    (diagnose.tls_error(POP, ssl.SSLError(1, "wrong version number")), "tls", "security", "does not speak SSL"),
+    (diagnose.tls_error(POP, cert_error("self-signed certificate"), CertificateFacts("x", "Home CA", "2030-01-01")),
+     "certificate", "ca_file", 'issued by "Home CA", is not trusted (self-signed certificate)'),
+    (diagnose.tls_error(POP, cert_error("Hostname mismatch, certificate is not valid for 'pop.example.com'"),
+                        CertificateFacts("mail.other.example", "CA", "2030-01-01")),
+     "certificate", "host", 'issued for "mail.other.example"'),
+    (diagnose.starttls_missing(Endpoint("pop3", "h.example", 110, "starttls")), "starttls", "security",
+     "does not offer STLS"),
+    (diagnose.starttls_missing(Endpoint("smtp", "h.example", 587, "starttls")), "starttls", "security",
+     "does not offer STARTTLS"),
+    (diagnose.auth_error(POP, "-ERR [AUTH] Authentication failed."), "auth", "password",
+     "rejected the user name or password for studio@example.com"),
+    (diagnose.auth_error(GMAIL, "-ERR [AUTH] Username and password not accepted."), "auth", "password",
+     "Gmail needs an app password"),
+    (diagnose.uidl_missing(POP), "uidl", "host", "does not support the POP3 UIDL command"),
+])
+def test_each_failure_names_kind_field_and_cause(error, kind, field, words):
+    assert (error.kind, error.field) == (kind, field)
+    assert words in error.message
+    assert "\n" not in error.message
+
+
+def test_gmail_pop_login_failure_mentions_enabling_pop_but_smtp_does_not():
+    assert "POP is enabled" in diagnose.auth_error(GMAIL, "").message
+    smtp = diagnose.auth_error(GMAIL_SMTP, "535 5.7.8 Username and Password not accepted").message
+    assert "2-Step Verification" in smtp and "POP" not in smtp
+
+
+def test_domain_logins_use_a_backslash():
+    assert Endpoint("pop3", "mail.corp.example", 995, "ssl", username="ann", domain="CORP").login == "CORP\\ann"
