@@ -1,0 +1,1 @@
+"""Network-facing mail code: POP3, SMTP, TLS and the message parser."""
