@@ -1,0 +1,36 @@
+"""Child process for `mailroom-inprocess`: one mailbox run inside a started Mailroom.
+
+    python -m benchmarks.inprocess DESCRIPTION      (MAILROOM_HOME and the keyring in the env)
+
+Imports, the Context (database open and migrated) and the mailbox row come first and are
+not timed; then exactly one `MailboxRun(ctx, row).run()` is timed: wall clock, this
+process's CPU time, and its peak RSS (ru_maxrss, which includes the imports) and the
+growth of that peak during the run. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+
+def main(description: str) -> int:
+    from mailroom.context import Context
+    from mailroom.fetch import MailboxRun, load_mailbox_row
+
+    ctx = Context.open()
+    row = load_mailbox_row(ctx, description)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    report = MailboxRun(ctx, row).run()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    json.dump({"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss_after / 1024,
+               "rss_growth_mb": (rss_after - rss_before) / 1024, "report": report.as_dict()}, sys.stdout)
+    return 1 if report.error else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
