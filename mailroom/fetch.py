@@ -123,12 +123,14 @@ class MailboxRun:
 
     # --- one POP3 session -----------------------------------------------------------
     def _session(self, pop: Pop3Client, *, first: bool) -> bool:
-        """Returns True when this session found new messages (so another may find more)."""
+        """True when this session found new UIDs: a server that lists only part of the
+        mailbox per session (Gmail: about 250) may list more in the next one."""
         box, report = self.box, self.report
         listing = pop.uidl()
         with self.ctx.engine.connect() as conn:
             seen = records.seen_uids(conn, box["id"])
         new = [(n, uid) for n, uid in sorted(listing.items()) if uid not in seen]
+        found_new = bool(new)
         if first:
             report.listed = len(listing)
         report.new += len(new)
@@ -144,7 +146,7 @@ class MailboxRun:
             pop.dele(n)
         pop.quit()
         report.deleted += len(to_delete)
-        return bool(new) or bool(report.skipped_before_cutoff and first)
+        return found_new
 
     def _skip_before_cutoff(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Read headers only (TOP n 0); record older messages as skipped, never RETR them."""

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mailroom.context import Context
+from mailroom.errors import ConfigError
 from mailroom.mail.parse import parse_message
 from mailroom.model import ParsedMessage
 from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, reply_address
@@ -175,7 +176,8 @@ def explain(ctx: Context, raw: bytes, description: str | None = None,
     else:
         boxes = enabled_mailboxes(ctx)
         if not boxes:
-            ctx.mailbox("")  # raises: no mailbox to decide as
+            raise ConfigError("No mailbox is set up yet; explain decides as one of your mailboxes. "
+                              "Add one with `mailroom config import FILE`.", field="description")
         box = boxes[0]
     msg = parse_message(raw)
     importer = Importer(ctx, box, clock=clock or utcnow)

@@ -86,3 +86,26 @@ def test_a_server_that_stops_answering_mid_session_is_a_timeout(ctx, configure):
         ctx.timeout = 1
         report = MailboxRun(ctx, box).run()
     assert report.error_kind == "timeout" and report.imported == 0
+
+
+def test_a_full_disk_stops_the_run_with_a_clear_error_and_loses_nothing(ctx, configure, monkeypatch):
+    import errno
+
+    from mailroom.store.raw import RawStore
+
+    real_put = RawStore.put
+
+    def full(self, sha256, raw, *, durable=False):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with ScriptedPop3([make_message(i) for i in range(4)]) as server:
+        box = scripted_box(configure, server, leave_on_server=False)
+        monkeypatch.setattr(RawStore, "put", full)
+        report = MailboxRun(ctx, box).run()
+        assert report.error_kind == "storage" and "Free disk space" in report.error
+        assert "No space left on device" in report.error
+        assert (report.imported, report.deleted, len(server.mailbox)) == (0, 0, 4)
+        assert stored(ctx) == []
+        monkeypatch.setattr(RawStore, "put", real_put)
+        again = MailboxRun(ctx, box).run()
+        assert (again.imported, again.deleted, len(server.mailbox)) == (4, 4, 0)
