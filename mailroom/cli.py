@@ -116,14 +116,12 @@ def cmd_run(args) -> int:
     if not boxes:
         print("Add mailboxes with `mailroom config import FILE`; see README.md, \"Settings file\".")
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
     worker = Worker(ctx, after_runs=lambda: drain_outbox(ctx))
     worker.start()
-    try:
-        while not stopping.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+    while not stopping.wait(0.5):
+        continue  # a short wait keeps the main thread responsive to signals on every OS
     print("Stopping after the current message...", flush=True)
     worker.stop()
     return 0

@@ -122,10 +122,3 @@ class Secrets:
         store = backend()
         logs.redact(password)
         self._call(lambda: store.set_password(SERVICE, self._name(account), password))
-
-    def delete(self, account: str) -> None:
-        store = backend()
-        try:
-            self._call(lambda: store.delete_password(SERVICE, self._name(account)))
-        except CredentialError:
-            pass  # nothing stored is the state asked for

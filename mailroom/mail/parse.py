@@ -371,7 +371,7 @@ def _payload(part: Message, defects: list[str]) -> bytes:
         try:  # straight to binascii: skips compat32's per-line copy of a big attachment
             return binascii.a2b_base64(payload.encode("ascii", "surrogateescape"))
         except (binascii.Error, UnicodeError):
-            pass
+            defects.append("irregular base64; decoded leniently")  # the stdlib path below copes
     try:
         data = part.get_payload(decode=True)
     except Exception:
