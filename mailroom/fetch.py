@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -25,6 +26,7 @@ from mailroom import importer, paths
 from mailroom.context import Context
 from mailroom.errors import MailroomError, StorageError
 from mailroom.mail.parse import header_date, parse_message
+from mailroom.mail import stream
 from mailroom.mail.pop3 import Pop3Client
 from mailroom.model import ParsedMessage
 from mailroom.secrets import mailbox_account
@@ -73,6 +75,22 @@ def load_mailbox_row(ctx: Context, description: str | None = None, mailbox_id: i
     if row is None:
         ctx.mailbox(description)  # raises the ConfigError that lists the mailboxes
     return dict(row)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One downloaded message: its number this session, UID, parse, and raw bytes
+    (None for a large message, whose raw file is already in the raw store)."""
+
+    n: int
+    uid: str
+    msg: ParsedMessage
+    raw: bytes | None
+
+
+def _storage_error(raw: RawStore, exc: OSError) -> StorageError:
+    return StorageError(f"Mailroom could not save a message in {raw.root} ({exc.strerror}). "
+                        "Free disk space; nothing was lost.")
 
 
 def enabled_mailboxes(ctx: Context) -> list[dict]:
@@ -164,15 +182,31 @@ class MailboxRun:
         return keep
 
     def _fetch(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[int]:
-        """RETR the new messages (pipelined), import in batches; the numbers to DELE."""
+        """RETR the new messages, import in batches; the numbers now safe to DELE.
+
+        Ordinary messages are read pipelined into memory; a message above
+        `stream.LARGE` (by LIST) is streamed to a spool file and parsed from there, so
+        memory stays bounded whatever the size.
+        """
+        sizes = pop.list_sizes()
+        large = [(n, uid) for n, uid in new if sizes.get(n, 0) > stream.LARGE]
+        small = [(n, uid) for n, uid in new if sizes.get(n, 0) <= stream.LARGE]
+        deletable = self._fetch_small(pop, small)
+        for n, uid in large:
+            if self.stop.is_set():
+                break
+            deletable += self._fetch_large(pop, n, uid)
+        return deletable if self.delete else []
+
+    def _fetch_small(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[int]:
         uid_of = dict(new)
-        batch: list[tuple[int, str, bytes]] = []
+        batch: list[Fetched] = []
         size = 0
         deletable: list[int] = []
         retr = pop.retr_many([n for n, _ in new])
         try:
             for n, raw in retr:
-                batch.append((n, uid_of[n], raw))
+                batch.append(Fetched(n, uid_of[n], parse_message(raw), raw))
                 size += len(raw)
                 if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
                     deletable += self._commit(batch)
@@ -190,29 +224,42 @@ class MailboxRun:
             retr.close()
         if batch:
             deletable += self._commit(batch)
-        return deletable if self.delete else []
+        return deletable
 
-    def _commit(self, batch: list[tuple[int, str, bytes]]) -> list[int]:
+    def _fetch_large(self, pop: Pop3Client, n: int, uid: str) -> list[int]:
+        spool = self.raw.spool_path()
+        try:
+            try:
+                with open(spool, "wb") as fh:
+                    size, sha256 = pop.retr_to(n, fh)
+            except OSError as exc:
+                raise _storage_error(self.raw, exc) from None
+            msg = stream.parse_file(spool, sha256, size)
+            self._keep_raw(msg.raw_sha256, spool)
+        finally:
+            spool.unlink(missing_ok=True)
+        return self._commit([Fetched(n, uid, msg, None)])
+
+    def _commit(self, batch: list[Fetched]) -> list[int]:
         """Import a batch in one transaction: the message numbers now safe to DELE.
 
         When the batch fails, its messages are retried one by one, so one message the
         store rejects is quarantined and the rest still import. A storage failure (disk
         full, database locked) is not the message's fault: it stops the run instead.
         """
-        parsed = [(n, uid, parse_message(raw)) for n, uid, raw in batch]
-        for (_n, _uid, raw), (_, _, msg) in zip(batch, parsed):
-            self._keep_raw(msg.raw_sha256, raw)
+        for item in batch:
+            if item.raw is not None:
+                self._keep_raw(item.msg.raw_sha256, item.raw)
         try:
             with self.ctx.engine.begin() as conn:
-                outcomes = [self.importer.import_message(conn, uid, msg) for _n, uid, msg in parsed]
+                outcomes = [self.importer.import_message(conn, item.uid, item.msg) for item in batch]
         except sa.exc.OperationalError as exc:
             raise StorageError(f"Mailroom could not write to its database ({exc.orig}). Free disk "
                                "space or close other programs using it; nothing was lost.") from None
         except Exception as exc:  # noqa: BLE001 - one bad message must not block the mailbox
             if len(batch) > 1:
                 return [n for item in batch for n in self._commit([item])]
-            _n, uid, msg = parsed[0]
-            self._quarantine(uid, msg, f"{type(exc).__name__}: {exc}")
+            self._quarantine(batch[0].uid, batch[0].msg, f"{type(exc).__name__}: {exc}")
             return []
         for outcome in outcomes:
             if outcome.state == "duplicate":
@@ -221,14 +268,16 @@ class MailboxRun:
                 self.report.imported += 1
             if outcome.outbox_id:
                 self.report.outbox_ids.append(outcome.outbox_id)
-        return [n for n, _uid, _msg in parsed]
+        return [item.n for item in batch]
 
-    def _keep_raw(self, sha256: str, raw: bytes) -> None:
+    def _keep_raw(self, sha256: str, raw: bytes | Path) -> None:
         try:
-            self.raw.put(sha256, raw, durable=self.delete)
+            if isinstance(raw, Path):
+                self.raw.adopt(sha256, raw, durable=self.delete)
+            else:
+                self.raw.put(sha256, raw, durable=self.delete)
         except OSError as exc:
-            raise StorageError(f"Mailroom could not save a message in {self.raw.root} "
-                               f"({exc.strerror}). Free disk space; nothing was lost.") from None
+            raise _storage_error(self.raw, exc) from None
 
     def _quarantine(self, uid: str, msg: ParsedMessage, reason: str) -> None:
         with self.ctx.engine.begin() as conn:

@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from email import utils as email_utils
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser, Parser
@@ -56,6 +57,7 @@ _SECTION = re.compile(r"^(.*?)\*(\d+)(\*?)$|^(.*?)(\*)$")
 _CTYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 _JIS_ESCAPE = re.compile(rb"\x1b(\$[@B]|\$\(D|\([BJI])")
 _TNEF_TYPES = frozenset({"application/vnd.ms-tnef", "application/x-tnef"})
+STREAMED_PART = "X-Mailroom-Streamed-Part"  # set only by mailroom/mail/stream.py, per-run token
 _BOUNDARY_LINE = re.compile(r"^--([^\s\"\\]{1,70})[ \t]*\r?$", re.M)
 
 
@@ -382,7 +384,8 @@ def _payload(part: Message, defects: list[str]) -> bytes:
     return _to_bytes(payload) if isinstance(payload, str) else b""
 
 
-def _walk_body(msg: Message, visited: list[Message], defects: list[str]):
+def _walk_body(msg: Message, visited: list[Message], defects: list[str],
+               streamed: Mapping[str, object] | None = None):
     text: str | None = None
     html: str | None = None
     attachments: list[Attachment] = []
@@ -404,7 +407,12 @@ def _walk_body(msg: Message, visited: list[Message], defects: list[str]):
                 else:
                     html = decoded
                 continue
-        data = _payload(part, defects)
+        facts = streamed.get(str(part.get(STREAMED_PART, "")).strip()) if streamed else None
+        if facts is not None:  # an attachment of a large message, measured while streaming
+            size, sha256 = facts.size, facts.sha256
+        else:
+            data = _payload(part, defects)
+            size, sha256 = len(data), hashlib.sha256(data).hexdigest()
         if part.is_multipart() and not filename:  # message/rfc822: name it by its subject
             inner = part.get_payload()
             subject = _part_header(inner[0], "subject", defects) if inner else ""
@@ -412,7 +420,7 @@ def _walk_body(msg: Message, visited: list[Message], defects: list[str]):
         if ctype in _TNEF_TYPES or filename.lower() == "winmail.dat":
             ctype = "application/ms-tnef"  # Outlook's TNEF, whatever it is labelled
         attachments.append(Attachment(filename=safe_filename(filename), content_type=ctype,
-                                      size=len(data), sha256=hashlib.sha256(data).hexdigest()))
+                                      size=size, sha256=sha256))
     return text, html, attachments
 
 
@@ -424,13 +432,17 @@ def _defect_name(defect: object) -> str:
 
 # --- the message ------------------------------------------------------------------
 
-def parse_message(raw: bytes) -> ParsedMessage:
+def parse_message(raw: bytes, *, streamed: Mapping[str, object] | None = None) -> ParsedMessage:
     """Parse one raw message (RFC 5322 + MIME). Never raises: what cannot be read is
-    left empty and described in `defects`."""
+    left empty and described in `defects`.
+
+    `streamed` is for the skeleton of a large message (mailroom/mail/stream.py): parts
+    marked with the `STREAMED_PART` header take their size and hash from it.
+    """
     raw = raw if isinstance(raw, bytes) else bytes(raw)
     digest = hashlib.sha256(raw).hexdigest()
     try:
-        return _parse(raw, digest, headers_only=False, defects=[])
+        return _parse(raw, digest, headers_only=False, defects=[], streamed=streamed)
     except Exception as exc:  # a bug or a pathological message: degrade, don't raise
         failure = f"parser failure: {type(exc).__name__}"
     try:
@@ -444,7 +456,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
             headers=(), raw_sha256=digest, size=len(raw), defects=(failure,))
 
 
-def _parse(raw: bytes, digest: str, *, headers_only: bool, defects: list[str]) -> ParsedMessage:
+def _parse(raw: bytes, digest: str, *, headers_only: bool, defects: list[str],
+           streamed: Mapping[str, object] | None = None) -> ParsedMessage:
     if headers_only:
         msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
     else:
@@ -459,7 +472,7 @@ def _parse(raw: bytes, digest: str, *, headers_only: bool, defects: list[str]) -
         html, attachments = None, []
     else:
         visited.clear()
-        text, html, attachments = _walk_body(msg, visited, defects)
+        text, html, attachments = _walk_body(msg, visited, defects, streamed)
         if text is None:
             text = html_to_text(html) if html else ""
     defects.extend(_defect_name(defect) for part in visited for defect in part.defects)

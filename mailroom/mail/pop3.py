@@ -12,11 +12,13 @@ here: nothing logs commands, so PASS never reaches a log (SECURITY.md #14).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import socket
 import ssl
 from collections import deque
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 from mailroom.errors import MailroomError, ProtocolError
 from mailroom.mail import diagnose
@@ -259,6 +261,50 @@ class Pop3Client:
 
     def retr(self, number: int) -> bytes:
         return self._multi(b"RETR %d" % number)
+
+    def list_sizes(self) -> dict[int, int]:
+        """Message number → size in octets (LIST)."""
+        sizes = {}
+        for raw in self._multi(b"LIST").split(b"\r\n"):
+            parts = raw.split()
+            if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+                sizes[int(parts[0])] = int(parts[1])
+        return sizes
+
+    def retr_to(self, number: int, sink: BinaryIO) -> tuple[int, str]:
+        """RETR streamed into `sink` in chunks, dot-unstuffed on the way: (size, sha256).
+
+        Memory stays at one chunk whatever the message size. Text is written only up
+        to the last CRLF seen, so a stuffed dot (CRLF "..") or the terminator (CRLF
+        "." CRLF) split across two reads is still recognised.
+        """
+        self._command(b"RETR %d" % number)
+        digest, size = hashlib.sha256(), 0
+        pending = bytearray(b"\r\n")          # a virtual line end: the first line may be stuffed too
+        first = True
+        while True:
+            pending += self._buf
+            self._buf.clear()
+            end = pending.find(_END)
+            if end >= 0:
+                out, rest = pending[:end + 2], pending[end + 5:]
+            else:
+                cut = pending.rfind(b"\r\n")
+                if cut <= 0 and len(pending) > _CHUNK:
+                    cut = len(pending) - 1   # one huge line: flush all but a possible CR
+                out, rest = (pending[:cut], pending[cut:]) if cut > 0 else (b"", pending)
+            if out:
+                data = bytes(out).replace(b"\r\n..", b"\r\n.")
+                if first:
+                    data, first = data[2:], False
+                sink.write(data)
+                digest.update(data)
+                size += len(data)
+            if end >= 0:
+                self._buf += rest
+                return size, digest.hexdigest()
+            pending = bytearray(rest)
+            self._fill()
 
     def dele(self, number: int) -> None:
         self._command(b"DELE %d" % number)

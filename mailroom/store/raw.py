@@ -7,8 +7,11 @@ message twice is harmless. File names are hashes, never anything taken from mail
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
+
+_spool_numbers = itertools.count()
 
 
 class RawStore:
@@ -31,6 +34,21 @@ class RawStore:
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
+        return path
+
+    def spool_path(self) -> Path:
+        """A fresh temporary file name in the store, for a message being downloaded."""
+        self.root.mkdir(mode=0o700, exist_ok=True)
+        return self.root / f"spool-{os.getpid()}-{next(_spool_numbers)}.tmp"
+
+    def adopt(self, sha256: str, spooled: Path, *, durable: bool = False) -> Path:
+        """Move a spooled download into place under its hash."""
+        path = self.path(sha256)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        if durable:
+            with open(spooled, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(spooled, path)
         return path
 
     def get(self, sha256: str) -> bytes:

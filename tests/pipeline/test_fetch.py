@@ -71,3 +71,27 @@ def test_leave_on_server_off_deletes_exactly_the_imported(ctx, configure, mailbo
     report = MailboxRun(ctx, box).run()
     assert (report.imported, report.deleted) == (20, 20)
     assert mailbox_user.message_count() == 0
+
+
+def test_a_large_message_is_streamed_and_stored_byte_for_byte(ctx, configure, mailbox_user):
+    from mailroom import paths
+    from mailroom.mail.parse import parse_message
+    from mailroom.mail.stream import LARGE
+    from mailroom.store.raw import RawStore
+
+    box = configure(leave_on_server=False)
+    big = make_message(1, to=mailbox_user.address, html=True, attachment_kb=LARGE // 1024 + 512)
+    small = make_message(2, to=mailbox_user.address)
+    mailbox_user.deliver_many([big, small])
+    report = MailboxRun(ctx, box).run()
+    assert (report.error, report.imported, report.deleted) == (None, 2, 2)
+    expected = parse_message(big)
+    with ctx.engine.connect() as conn:
+        row = conn.execute(sa.select(s.messages).where(s.messages.c.raw_sha256 == expected.raw_sha256)).mappings().one()
+        [attachment] = conn.execute(sa.select(s.attachments).where(s.attachments.c.message_pk == row["id"])).mappings()
+    assert (row["subject"], row["text"], row["html"], row["size"]) == (expected.subject, expected.text, expected.html,
+                                                                       len(big))
+    assert (attachment["filename"], attachment["size"], attachment["sha256"]) == (
+        expected.attachments[0].filename, expected.attachments[0].size, expected.attachments[0].sha256)
+    assert RawStore(paths.raw_dir()).get(expected.raw_sha256) == big
+    assert not list(paths.raw_dir().glob("spool-*"))
