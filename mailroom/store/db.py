@@ -8,11 +8,10 @@ new version of Mailroom upgrades an old database before anything else touches it
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from mailroom import paths
@@ -56,8 +55,43 @@ def make_engine(url: str | None = None) -> Engine:
         raise ConfigError(f"The database URL is not usable: {exc}", field="database_url") from None
 
 
+_REVISION = re.compile(r"""^(down_)?revision\s*=\s*['"]?([^'"\s]+)""", re.M)
+
+
+def _head_revision() -> str | None:
+    """The one head of the migration scripts, read from their text; None when unsure."""
+    revisions, parents = set(), set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION.findall(script.read_text(encoding="utf-8")):
+            (parents if down else revisions).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _is_current(engine: Engine) -> bool:
+    """The database is at the head revision already (the common case at every start)."""
+    head = _head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            return [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))] == [head]
+    except sa.exc.DBAPIError:
+        return False  # a new database: no version table yet
+
+
 def migrate(engine: Engine) -> None:
-    """Apply every pending Alembic migration."""
+    """Apply every pending Alembic migration.
+
+    Alembic (and what it imports) takes ~0.15 s to load, a third of a `mailroom fetch
+    --once` that finds nothing new; so a database already at the head is left alone
+    without loading it.
+    """
+    if _is_current(engine):
+        return
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
