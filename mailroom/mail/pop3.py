@@ -45,6 +45,7 @@ class Pop3Client:
         self.ep = endpoint
         self._sock: socket.socket | None = None
         self._buf = bytearray()
+        self._recv = bytearray(_CHUNK)
         self.capabilities: dict[str, str] = {}
         self.greeting = ""
 
@@ -164,12 +165,15 @@ class Pop3Client:
         if self._sock is None:
             raise diagnose.connection_lost(self.ep, ConnectionResetError("not connected"))
         try:
-            chunk = self._sock.recv(_CHUNK)
+            # One receive buffer for the session: a fresh bytes object per read would
+            # leave the allocator fragmented after a large message.
+            count = self._sock.recv_into(self._recv)
         except (OSError, ssl.SSLError) as exc:
             raise self._lost(exc) from None
-        if not chunk:
+        if not count:
             raise diagnose.connection_lost(self.ep, ConnectionResetError("closed by server"))
-        self._buf += chunk
+        with memoryview(self._recv) as view:
+            self._buf += view[:count]
 
     def _line(self) -> bytes:
         start = 0
@@ -272,38 +276,41 @@ class Pop3Client:
         return sizes
 
     def retr_to(self, number: int, sink: BinaryIO) -> tuple[int, str]:
-        """RETR streamed into `sink` in chunks, dot-unstuffed on the way: (size, sha256).
+        """RETR streamed into `sink`, dot-unstuffed on the way: (size, sha256).
 
-        Memory stays at one chunk whatever the message size. Text is written only up
-        to the last CRLF seen, so a stuffed dot (CRLF "..") or the terminator (CRLF
-        "." CRLF) split across two reads is still recognised.
+        Memory stays at about one read buffer whatever the message size: text is
+        written straight from the receive buffer up to the last CRLF seen, so a stuffed
+        dot (CRLF "..") or the terminator (CRLF "." CRLF) split across two reads is
+        still recognised, and nothing is copied unless a line was stuffed.
         """
         self._command(b"RETR %d" % number)
         digest, size = hashlib.sha256(), 0
-        pending = bytearray(b"\r\n")          # a virtual line end: the first line may be stuffed too
-        first = True
+        buf = self._buf
+        buf[:0] = b"\r\n"            # a virtual line end: the first line may be stuffed too
+        skip = 2
         while True:
-            pending += self._buf
-            self._buf.clear()
-            end = pending.find(_END)
+            end = buf.find(_END)
             if end >= 0:
-                out, rest = pending[:end + 2], pending[end + 5:]
+                cut = end + 2
             else:
-                cut = pending.rfind(b"\r\n")
-                if cut <= 0 and len(pending) > _CHUNK:
-                    cut = len(pending) - 1   # one huge line: flush all but a possible CR
-                out, rest = (pending[:cut], pending[cut:]) if cut > 0 else (b"", pending)
-            if out:
-                data = bytes(out).replace(b"\r\n..", b"\r\n.")
-                if first:
-                    data, first = data[2:], False
-                sink.write(data)
-                digest.update(data)
-                size += len(data)
+                cut = buf.rfind(b"\r\n")
+                if cut <= 0 and len(buf) > _CHUNK:
+                    cut = len(buf) - 1      # one huge line: all but a possible CR
+            if cut > skip:
+                with memoryview(buf) as view:
+                    if buf.find(b"\r\n..", 0, cut) >= 0:
+                        data = bytes(view[:cut]).replace(b"\r\n..", b"\r\n.")[skip:]
+                    else:
+                        data = view[skip:cut]
+                    sink.write(data)
+                    digest.update(data)
+                    size += len(data)
+                    del data
+                skip = 0
+                del buf[:cut]
             if end >= 0:
-                self._buf += rest
+                del buf[:3]                 # ".\r\n" of the terminator
                 return size, digest.hexdigest()
-            pending = bytearray(rest)
             self._fill()
 
     def dele(self, number: int) -> None:
