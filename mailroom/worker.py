@@ -164,6 +164,9 @@ class Worker(threading.Thread):
             self._due[box["id"]] = self.clock() + dt.timedelta(minutes=1)
             self.status.update(name, state="busy", next_run_at=self._due[box["id"]])
             return
+        except Exception as exc:  # noqa: BLE001 - a bug must back off like any failure, not spin
+            log.exception("mailbox %s: run failed", name)
+            report = RunReport(mailbox=name, error=f"Internal error: {type(exc).__name__}", error_kind="internal")
         failures = self._failures.get(box["id"], 0) + 1 if report.error else 0
         self._failures[box["id"]] = failures
         self._due[box["id"]] = next_run = self.clock() + backoff(poll, failures)

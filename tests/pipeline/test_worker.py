@@ -118,3 +118,26 @@ def test_stop_ends_a_run_between_messages_and_nothing_is_lost(ctx, configure, ma
     assert mailbox_user.message_count() == 400 - report.imported
     rest = MailboxRun(ctx, box).run()
     assert report.imported + rest.imported == 400 and stored(ctx) == 400
+
+
+def test_an_unexpected_failure_backs_off_instead_of_spinning(ctx, configure, monkeypatch):
+    import mailroom.worker
+
+    configure()
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(mailroom.worker, "run_locked", broken)
+    worker = Worker(ctx)
+    worker.start()
+    try:
+        wait_until(lambda: worker.status.snapshot().get("Studio") and
+                   worker.status.snapshot()["Studio"].state == "error")
+        time.sleep(0.5)
+    finally:
+        worker.stop()
+    assert len(calls) == 1
+    assert worker.status.snapshot()["Studio"].last_report.error_kind == "internal"
