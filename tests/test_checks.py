@@ -122,6 +122,14 @@ def test_test_email_is_delivered_over_starttls_and_ssl(configure, run_cli, smtp,
         assert sent["msg"]["Subject"] == "Mailroom test email"
 
 
+def test_plain_smtp_only_when_chosen(configure, run_cli, smtp):
+    configure(settings(outgoing=outgoing(smtp, port=smtp.plain_port, security="none")), {"outgoing": "studiopw"})
+    result = run_cli("test-email", "--json")
+    assert json.loads(result.stdout)["ok"], result
+    [sent] = smtp.capture.wait_for(1)
+    assert sent["tls"] is False and sent["listener"] == "plain"
+
+
 @pytest.mark.parametrize("case,expected", [
     ("wrong password", ("auth", "password")),
     ("no starttls", ("starttls", "security")),
