@@ -11,9 +11,7 @@ parameters and charsets are decoded here so that no accessor can raise underneat
 from __future__ import annotations
 
 import binascii
-import codecs
 import datetime as dt
-import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -21,8 +19,9 @@ from email import utils as email_utils
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser, Parser
 from email.policy import compat32
-from html import unescape
 
+from mailroom.mail.decode import decode_text, decode_words, header_text, mime_params, to_bytes
+from mailroom.mail.display import html_to_text, safe_filename
 from mailroom.model import Address, Attachment, ParsedMessage
 
 __all__ = ["header_date", "html_to_text", "parse_message", "safe_filename"]
@@ -30,201 +29,17 @@ __all__ = ["header_date", "html_to_text", "parse_message", "safe_filename"]
 _MAX_PARTS = 500  # a message with more MIME parts than this is hostile, not busy
 _MAX_DEPTH = 50
 _MAX_DEFECTS = 30
-_DECODE_ERRORS = (UnicodeError, LookupError, ValueError, TypeError)
 _UTC = dt.timezone.utc
 
-# MIME labels Python does not know, and labels whose senders really mean a superset
-# (the WHATWG Encoding Standard maps them the same way).
-_LABELS = {"windows-31j": "cp932", "x-sjis": "cp932", "x-mac-roman": "mac_roman",
-           "utf8mb4": "utf-8", "x-user-defined": "cp1252"}
-_SUPERSETS = {"iso8859-1": "cp1252", "gb2312": "gb18030", "gbk": "gb18030",
-              "shift_jis": "cp932", "euc_kr": "cp949", "big5": "big5hkscs"}
-_UNLABELLED = frozenset({"unknown-8bit", "x-unknown", "unknown", "default"})
-_NOT_CHARSETS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode"})
-_PLAIN_CODECS = frozenset({"utf-8", "cp1252", "ascii", "iso2022_jp"})
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
 _WS = re.compile(r"\s+")
-# RFC 2047 section 2 encoded-word; a language suffix (RFC 2231 section 5) is ignored.
-_ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)\?=")
 _ANGLE = re.compile(r"<([^<>]*)>")
 _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+")
 _NOT_EMAIL = re.compile(r"[\s<>()\[\],;:\"]+")
 _MAX_ID = 998  # RFC 5322 section 2.1.1: no line, so no id, is longer
-_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)', re.S)
-_SECTION = re.compile(r"^(.*?)\*(\d+)(\*?)$|^(.*?)(\*)$")
 _CTYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
-_JIS_ESCAPE = re.compile(rb"\x1b(\$[@B]|\$\(D|\([BJI])")
 _TNEF_TYPES = frozenset({"application/vnd.ms-tnef", "application/x-tnef"})
 STREAMED_PART = "X-Mailroom-Streamed-Part"  # set only by mailroom/mail/stream.py, per-run token
 _BOUNDARY_LINE = re.compile(r"^--([^\s\"\\]{1,70})[ \t]*\r?$", re.M)
-
-
-# --- bytes to text ----------------------------------------------------------------
-
-@functools.lru_cache(maxsize=256)
-def _codec(label: str) -> str | None:
-    """The Python codec for a MIME charset label, or None when it is unusable."""
-    key = label.strip().strip("\"'").lower()
-    key = _LABELS.get(key, key)
-    try:
-        info = codecs.lookup(key)
-    except Exception:  # LookupError, or ValueError for a label with a NUL in it
-        return None
-    if not info._is_text_encoding or info.name in _NOT_CHARSETS:
-        return None  # base64, rot13, "undefined": codecs, but not charsets
-    return _SUPERSETS.get(info.name, info.name)
-
-
-def _jis_to_cp932(data: bytes) -> str:
-    """ISO-2022-JP as Outlook writes it (with CP932 extensions such as circled digits,
-    which no Python codec accepts), by re-coding each JIS X 0208 pair as Shift_JIS."""
-    out = bytearray()
-    mode = b"(B"
-    pos = 0
-    for match in [*_JIS_ESCAPE.finditer(data), None]:
-        chunk = data[pos:match.start() if match else len(data)]
-        if mode.startswith(b"$"):
-            for j1, j2 in zip(chunk[::2], chunk[1::2]):
-                if 0x21 <= j1 <= 0x7E and 0x21 <= j2 <= 0x7E:
-                    s1 = ((j1 - 0x21) >> 1) + 0x81
-                    s1 += 0x40 if s1 > 0x9F else 0
-                    s2 = j2 + (0x1F + (j2 >= 0x60) if j1 % 2 else 0x7E)
-                    out += bytes((s1, s2))
-                else:
-                    out += b"?"
-        elif mode == b"(I":
-            out += bytes(b | 0x80 if 0x21 <= b <= 0x5F else b for b in chunk)
-        else:
-            out += chunk
-        if match:
-            mode, pos = match.group(1), match.end()
-    return out.decode("cp932", "replace")
-
-
-def _decode(data: bytes, label: str | None, defects: list[str]) -> str:
-    """Decode text: declared charset, then UTF-8, then cp1252 with replacement."""
-    codec = None
-    if label and label.strip().lower() not in _UNLABELLED:
-        codec = _codec(label)
-        if codec is None:
-            defects.append(f"bad charset {label.strip()[:40]}")
-    if codec is None and b"\x1b$" in data:
-        codec = "iso2022_jp"  # RFC 1468 text sent without a label
-    text = None
-    for candidate in (codec, "utf-8"):
-        if candidate and text is None:
-            try:
-                text = data.decode(candidate)
-            except _DECODE_ERRORS:
-                if candidate == "iso2022_jp" and data.isascii():
-                    text = _jis_to_cp932(data)
-                elif label and candidate == codec:
-                    defects.append(f"undecodable text in {label.strip()[:40]}")
-            else:
-                codec = candidate
-    if text is None:
-        text, codec = data.decode("cp1252", "replace"), "cp1252"
-    if codec not in _PLAIN_CODECS and _LONE_SURROGATE.search(text):
-        text = _LONE_SURROGATE.sub("\ufffd", text)  # UTF-7 can decode to lone surrogates
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
-
-
-def _to_bytes(value: str) -> bytes:
-    """Undo the parser's surrogateescape: the header or payload bytes as received."""
-    try:
-        return value.encode("utf-8", "surrogateescape")
-    except UnicodeError:
-        return value.encode("utf-8", "replace")
-
-
-def _header_text(value: str, defects: list[str]) -> str:
-    """A raw header value as text, unfolded (RFC 5322 section 2.2.3), words still encoded."""
-    if not value.isascii() or "\x1b" in value:
-        value = _decode(_to_bytes(value), None, defects)  # raw 8-bit: UTF-8, else cp1252
-    if "\n" in value or "\r" in value:
-        value = _FOLD.sub("", value).replace("\r", "").replace("\n", "")
-    return value.replace("\x00", "\ufffd").strip()
-
-
-def _word_bytes(kind: str, text: str) -> bytes | None:
-    if kind in "qQ":
-        return binascii.a2b_qp(text.encode("utf-8"), header=True)
-    data = re.sub(r"[^A-Za-z0-9+/]", "", text)
-    if len(data) % 4 == 1:
-        return None  # not base64 at all: keep the word as written
-    try:
-        return binascii.a2b_base64(data + "=" * (-len(data) % 4))
-    except binascii.Error:
-        return None
-
-
-def _decode_words(value: str, defects: list[str]) -> str:
-    """Decode RFC 2047 encoded words. Whitespace between two words is dropped (section
-    6.2), and adjacent words in one charset are joined before decoding, because mailers
-    split multi-byte characters across words."""
-    if "=?" not in value:
-        return value
-    out: list[str] = []
-    pending, charset, pos, after_word = bytearray(), "", 0, False
-    for match in _ENCODED_WORD.finditer(value):
-        gap = value[pos:match.start()]
-        data = _word_bytes(match.group(2), match.group(3))
-        if data is None:
-            defects.append("malformed encoded word")
-            continue
-        if not (after_word and (not gap or gap.isspace()) and match.group(1).lower() == charset):
-            if pending:
-                out.append(_decode(bytes(pending), charset, defects))
-                pending.clear()
-            if not (after_word and (not gap or gap.isspace())):
-                out.append(gap)
-        pending += data
-        charset, pos, after_word = match.group(1).lower(), match.end(), True
-    if pending:
-        out.append(_decode(bytes(pending), charset, defects))
-    out.append(value[pos:])
-    return "".join(out)
-
-
-def _params(value: str, defects: list[str]) -> tuple[str, dict[str, str]]:
-    """Split `type; name=value; ...` into the lower-cased first token and parameters,
-    joining RFC 2231 continuations (`name*0*=`) and decoding `charset'lang'%XX` values."""
-    head, _, rest = value.partition(";")
-    plain: dict[str, str] = {}
-    sections: dict[str, list[tuple[int, bool, str]]] = {}
-    for match in _PARAM.finditer(";" + rest):
-        key, raw = match.group(1).lower(), match.group(2).strip()
-        if raw.startswith('"'):  # unescape only \\ and \": Outlook writes C:\paths raw
-            raw = raw[1:-1] if raw.endswith('"') and len(raw) > 1 else raw[1:]
-            raw = raw.replace("\\\\", "\\").replace('\\"', '"')
-        section = _SECTION.match(key)
-        if section is None:
-            plain.setdefault(key, raw)
-        elif section.group(1) is not None:
-            sections.setdefault(section.group(1), []).append(
-                (int(section.group(2)[:6]), bool(section.group(3)), raw))
-        else:
-            sections.setdefault(section.group(4), []).append((0, True, raw))
-    for key, parts in sections.items():
-        parts.sort(key=lambda part: part[0])
-        charset, data = None, bytearray()
-        for index, (_, extended, raw) in enumerate(parts):
-            if extended:
-                if index == 0 and raw.count("'") >= 2:
-                    charset, _, raw = raw.split("'", 2)
-                data += _percent_decode(raw)
-            else:
-                data += raw.encode("utf-8")
-        plain[key] = _decode(bytes(data), charset, defects)
-    return head.strip().lower(), plain
-
-
-def _percent_decode(text: str) -> bytes:
-    def byte(match: re.Match[bytes]) -> bytes:
-        return bytes((int(match.group(1), 16),))
-    return re.sub(rb"%([0-9A-Fa-f]{2})", byte, text.encode("utf-8"))
 
 
 # --- header fields ----------------------------------------------------------------
@@ -241,7 +56,7 @@ def _addresses(values: list[str], defects: list[str]) -> tuple[Address, ...]:
             defects.append("bad address header")  # salvage bare addr-specs
             pairs = [("", addr) for addr in _NOT_EMAIL.split(value) if _EMAIL.fullmatch(addr)]
         for name, addr in pairs:
-            name = _WS.sub(" ", _decode_words(name, defects)).strip()
+            name = _WS.sub(" ", decode_words(name, defects)).strip()
             found.setdefault(addr.lower(), Address(name=name, email=addr.lower()))
     return tuple(found.values())
 
@@ -288,10 +103,10 @@ def _read_headers(msg: Message, defects: list[str]):
     headers: list[tuple[str, str]] = []
     values: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
-        key = _header_text(str(name), defects).lower()
-        text = _header_text(value if isinstance(value, str) else str(value), defects)
+        key = header_text(str(name), defects).lower()
+        text = header_text(value if isinstance(value, str) else str(value), defects)
         values.setdefault(key, []).append(text)
-        headers.append((key, _decode_words(text, defects)))
+        headers.append((key, decode_words(text, defects)))
     return headers, values
 
 
@@ -313,7 +128,7 @@ def header_date(raw_headers: bytes) -> dt.datetime | None:
 def _part_header(part: Message, name: str, defects: list[str]) -> str:
     for key, value in part.raw_items():
         if key.lower() == name:
-            return _header_text(str(value), defects)
+            return header_text(str(value), defects)
     return ""
 
 
@@ -358,9 +173,9 @@ def _message_bytes(part: Message) -> bytes:
     out = []
     for chunk in chunks:
         try:
-            out.append(chunk.as_bytes() if isinstance(chunk, Message) else _to_bytes(str(chunk)))
+            out.append(chunk.as_bytes() if isinstance(chunk, Message) else to_bytes(str(chunk)))
         except Exception:
-            out.append(_to_bytes(str(chunk)))
+            out.append(to_bytes(str(chunk)))
     return b"\n".join(out)
 
 
@@ -381,7 +196,7 @@ def _payload(part: Message, defects: list[str]) -> bytes:
         data = None
     if isinstance(data, bytes):
         return data
-    return _to_bytes(payload) if isinstance(payload, str) else b""
+    return to_bytes(payload) if isinstance(payload, str) else b""
 
 
 def _walk_body(msg: Message, visited: list[Message], defects: list[str],
@@ -390,17 +205,17 @@ def _walk_body(msg: Message, visited: list[Message], defects: list[str],
     html: str | None = None
     attachments: list[Attachment] = []
     for part in _leaves(msg, visited, defects):
-        ctype, cparams = _params(_part_header(part, "content-type", defects), defects)
-        disposition, dparams = _params(_part_header(part, "content-disposition", defects), defects)
+        ctype, cparams = mime_params(_part_header(part, "content-type", defects), defects)
+        disposition, dparams = mime_params(_part_header(part, "content-disposition", defects), defects)
         if not _CTYPE.match(ctype):
             ctype = part.get_default_type()
-        filename = _decode_words(dparams.get("filename") or cparams.get("name") or "", defects)
+        filename = decode_words(dparams.get("filename") or cparams.get("name") or "", defects)
         if ctype.startswith("multipart/"):
             ctype = "text/plain"  # an unsalvageable multipart: show its body as text
         inline = not filename and disposition != "attachment" and not part.is_multipart()
         if inline and ctype in ("text/plain", "text/html"):
             if (text if ctype == "text/plain" else html) is None:
-                decoded = _decode(_payload(part, defects), cparams.get("charset"), defects)
+                decoded = decode_text(_payload(part, defects), cparams.get("charset"), defects)
                 decoded = decoded.replace("\r\n", "\n")
                 if ctype == "text/plain":
                     text = decoded
@@ -416,7 +231,7 @@ def _walk_body(msg: Message, visited: list[Message], defects: list[str],
         if part.is_multipart() and not filename:  # message/rfc822: name it by its subject
             inner = part.get_payload()
             subject = _part_header(inner[0], "subject", defects) if inner else ""
-            filename = (_decode_words(subject, defects) or "message") + ".eml"
+            filename = (decode_words(subject, defects) or "message") + ".eml"
         if ctype in _TNEF_TYPES or filename.lower() == "winmail.dat":
             ctype = "application/ms-tnef"  # Outlook's TNEF, whatever it is labelled
         attachments.append(Attachment(filename=safe_filename(filename), content_type=ctype,
@@ -467,7 +282,7 @@ def _parse(raw: bytes, digest: str, *, headers_only: bool, defects: list[str],
     visited = [msg]
     if headers_only:
         body = msg.get_payload()
-        text = _decode(_to_bytes(body) if isinstance(body, str) else b"", None, defects)
+        text = decode_text(to_bytes(body) if isinstance(body, str) else b"", None, defects)
         text = text.replace("\r\n", "\n")
         html, attachments = None, []
     else:
@@ -497,7 +312,7 @@ def _parse(raw: bytes, digest: str, *, headers_only: bool, defects: list[str],
         found = _ANGLE.findall(first["return-path"]) or [first["return-path"]]
         return_path = "".join(found[0].split()).lower()
     date, date_source = _message_date(values)
-    content_type = _params(first.get("content-type", ""), [])[0]
+    content_type = mime_params(first.get("content-type", ""), [])[0]
     seen: dict[str, None] = dict.fromkeys(defects)
     return ParsedMessage(
         message_id=message_id,
@@ -511,7 +326,7 @@ def _parse(raw: bytes, digest: str, *, headers_only: bool, defects: list[str],
         resent_to=_addresses(values.get("resent-to", []), defects),
         resent_cc=_addresses(values.get("resent-cc", []), defects),
         return_path=return_path,
-        subject=_WS.sub(" ", _decode_words(first.get("subject", ""), defects)).strip(),
+        subject=_WS.sub(" ", decode_words(first.get("subject", ""), defects)).strip(),
         date=date,
         date_source=date_source,
         content_type=content_type if _CTYPE.match(content_type) else "text/plain",
@@ -524,81 +339,3 @@ def _parse(raw: bytes, digest: str, *, headers_only: bool, defects: list[str],
         defects=tuple(list(seen)[:_MAX_DEFECTS]),
     )
 
-
-# --- display helpers --------------------------------------------------------------
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                       *(f"LPT{i}" for i in range(1, 10))})
-
-
-def safe_filename(name: str) -> str:
-    """A file name fit to show (and to save under): no directories, no control or
-    bidi-override characters, no leading dots, no Windows device names, at most 150
-    characters; "attachment" when nothing is left."""
-    name = _CONTROL.sub("", str(name).replace("\\", "/").rpartition("/")[2])
-    name = re.sub(r'[<>:"|?*]', "_", name).strip().lstrip(".").strip().rstrip(". ")
-    if len(name) > 150:
-        stem, dot, ext = name.rpartition(".")
-        name = stem[:150 - len(ext) - 1] + dot + ext if dot and len(ext) <= 16 else name[:150]
-    if name.partition(".")[0].rstrip().upper() in _RESERVED:
-        name = "_" + name
-    return name or "attachment"
-
-
-_SKIPPED = {tag: re.compile(f"</{tag}", re.I) for tag in ("script", "style", "title", "template")}
-_BLOCKS = frozenset({"address", "article", "aside", "blockquote", "center", "dd", "div", "dl",
-                     "dt", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "li",
-                     "nav", "ol", "p", "pre", "section", "table", "tr", "ul"})
-_TAG = re.compile(r"(/?)([a-zA-Z][a-zA-Z0-9-]*)")
-_SPACES = re.compile(r"[ \t]{2,}")
-
-
-def html_to_text(html: str) -> str:
-    """Readable text from an HTML body: scripts and styles dropped, blocks on their own
-    lines, entities decoded, runs of blank lines collapsed. Never raises.
-
-    A small scanner rather than html.parser: on unterminated constructs (`<!--` and
-    `<a ` repeated) html.parser in Python 3.11 takes quadratic time (CVE-2025-6069),
-    and one hostile message must not stall the worker. Each step here moves forward.
-    """
-    out: list[str] = []
-    pos, gt, end, pre = 0, -1, len(html), False
-    while pos < end:
-        lt = html.find("<", pos)
-        lt = end if lt < 0 else lt
-        if lt > pos:
-            chunk = unescape(html[pos:lt])
-            out.append(chunk if pre else _WS.sub(" ", chunk))
-        if lt >= end:
-            break
-        pos = lt + 1
-        if html.startswith("<!--", lt):
-            close = html.find("-->", lt + 4)
-            pos = end if close < 0 else close + 3
-            continue
-        after = html[pos:pos + 1]
-        if not after or not (after.isalpha() or after in "!?/"):
-            out.append("<")  # "a < b": a literal, as a browser shows it
-            continue
-        if gt < lt:  # the first ">" after lt; kept while still ahead, so this is linear
-            gt = html.find(">", lt)
-            if gt < 0:
-                gt = end
-        tag = _TAG.match(html, pos, gt)
-        pos = gt + 1
-        name = tag.group(2).lower() if tag else ""
-        closing = bool(tag and tag.group(1))
-        if name in _SKIPPED and not closing:
-            skip = _SKIPPED[name].search(html, pos)
-            close = html.find(">", skip.end()) if skip else -1
-            pos = end if close < 0 else close + 1
-        elif name in ("br", "hr"):
-            out.append("\n")
-        elif name in _BLOCKS:
-            out.append("\n- " if name == "li" and not closing else "\n")
-            pre = not closing if name == "pre" else pre
-        elif name in ("td", "th") and not closing:
-            out.append(" ")
-    lines = (_SPACES.sub(" ", line).strip() for line in "".join(out).replace("\r", "").split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip().replace("\x00", "\ufffd")
