@@ -25,6 +25,7 @@ _NOT_CHARSETS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", 
 _PLAIN_CODECS = frozenset({"utf-8", "cp1252", "ascii", "iso2022_jp"})
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
+# RFC 2047 section 2 encoded-word; a language suffix (RFC 2231 section 5) is ignored.
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)\?=")
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)', re.S)
 _SECTION = re.compile(r"^(.*?)\*(\d+)(\*?)$|^(.*?)(\*)$")

@@ -5,7 +5,8 @@ I/O (no files, sockets, clock or logging) and it must never raise on any input b
 mail in the wild breaks every RFC, so each problem is degraded to a best guess and
 noted in `ParsedMessage.defects`. The stdlib `email` package (compat32 policy, which
 never raises while parsing) supplies the MIME tree; headers, RFC 2047 words, RFC 2231
-parameters and charsets are decoded here so that no accessor can raise underneath us.
+parameters and charsets are decoded by decode.py so that no accessor can raise
+underneath us.
 """
 
 from __future__ import annotations
