@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
-import os
 import threading
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,9 +38,6 @@ log = logging.getLogger("mailroom.fetch")
 BATCH_MESSAGES = 50            # messages per transaction
 BATCH_BYTES = 16 << 20         # ... or this many raw bytes, whichever comes first
 MAX_SESSIONS = 25              # Gmail lists ~250 messages per session: keep reconnecting
-PARALLEL_MIN = 200             # new messages that make a parser process worth its start-up
-PARSE_AHEAD = 32               # messages handed to the parser process before awaiting one
-PARSE_AHEAD_BYTES = 16 << 20   # ... or this many raw bytes
 
 
 def utcnow() -> dt.datetime:
@@ -93,49 +86,6 @@ class Fetched:
     uid: str
     msg: ParsedMessage
     raw: bytes | None
-
-
-def _parsed(retr: Iterator[tuple[int, bytes]], *, parallel: bool) -> Iterator[tuple[int, bytes, ParsedMessage]]:
-    """(number, raw, parse) for each message `retr` yields, in the same order.
-
-    With `parallel`, parsing (the costliest step, pure Python) runs in a helper process
-    on another core while this one reads the socket and writes the store. parse_message
-    is pure, so where it runs changes nothing; should the helper fail, the message is
-    parsed here. When the connection breaks, the messages already read are still
-    yielded before the error, as without the helper.
-    """
-    if not parallel:
-        for n, raw in retr:
-            yield n, raw, parse_message(raw)
-        return
-    pending: deque[tuple[int, bytes, Future]] = deque()
-    ahead = 0
-
-    def done(n: int, raw: bytes, future: Future) -> tuple[int, bytes, ParsedMessage]:
-        try:
-            return n, raw, future.result()
-        except Exception:  # noqa: BLE001 - a broken helper (killed, out of memory): parse here
-            return n, raw, parse_message(raw)
-
-    # spawn, not fork: forking a process that has threads (keyring calls, the worker) is unsafe
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        try:
-            for n, raw in retr:
-                pending.append((n, raw, pool.submit(parse_message, raw)))
-                ahead += len(raw)
-                while len(pending) > PARSE_AHEAD or ahead > PARSE_AHEAD_BYTES:
-                    item = done(*pending.popleft())
-                    ahead -= len(item[1])
-                    yield item
-        except MailroomError:
-            while pending:
-                yield done(*pending.popleft())
-            raise
-        while pending:
-            yield done(*pending.popleft())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _storage_error(raw: RawStore, exc: OSError) -> StorageError:
@@ -254,10 +204,9 @@ class MailboxRun:
         size = 0
         deletable: list[int] = []
         retr = pop.retr_many([n for n, _ in new])
-        parsed = _parsed(retr, parallel=len(new) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1)
         try:
-            for n, raw, msg in parsed:
-                batch.append(Fetched(n, uid_of[n], msg, raw))
+            for n, raw in retr:
+                batch.append(Fetched(n, uid_of[n], parse_message(raw), raw))
                 size += len(raw)
                 if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
                     deletable += self._commit(batch)
@@ -272,7 +221,6 @@ class MailboxRun:
                 self._commit(batch)
             raise
         finally:
-            parsed.close()
             retr.close()
         if batch:
             deletable += self._commit(batch)
