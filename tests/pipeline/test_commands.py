@@ -17,7 +17,7 @@ FETCH_KEYS = {"mailbox", "listed", "new", "imported", "duplicates", "skipped_bef
               "deleted", "error", "error_kind"}
 
 
-def test_fetch_once_reports_json_and_stats_count_it(configure, mailbox_user, run_cli):
+def test_fetch_once_reports_json_and_stats_count_it(configure, mailbox_user, run_cli, mailroom_home):
     configure(create_tasks=True, task_type="Inquiry")
     mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(3))
     result = run_cli("fetch", "--once", "--json")
@@ -28,6 +28,9 @@ def test_fetch_once_reports_json_and_stats_count_it(configure, mailbox_user, run
     assert set(box) == FETCH_KEYS
     assert (box["mailbox"], box["listed"], box["new"], box["imported"], box["error"]) == ("Studio", 3, 3, 3, None)
 
+    with sqlite3.connect(mailroom_home / "mailroom.db") as conn:      # the activity log
+        run = conn.execute("SELECT imported, new, error, started_at <= ended_at FROM runs").fetchall()
+    assert run == [(3, 3, None, 1)]
     stats = json.loads(run_cli("stats", "--json").stdout)
     assert stats == {"clients": 3, "messages_in": 3, "messages_out": 0, "tasks": 3, "quarantined": 0,
                      "outbox": {"pending": 0, "sending": 0, "sent": 0, "failed": 0, "uncertain": 0}}
