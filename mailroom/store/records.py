@@ -40,6 +40,13 @@ _FIND_DUPLICATE = sa.select(s.messages.c.id, s.messages.c.mailbox_id).where(
 _LAST_AUTOREPLY = (sa.select(s.outbox.c.mailbox_id, sa.func.max(s.outbox.c.created_at))
                    .where(s.outbox.c.to_addr == sa.bindparam("to_addr")).group_by(s.outbox.c.mailbox_id))
 _CLIENT_IDS = sa.select(s.client_emails.c.client_id).where(s.client_emails.c.email == sa.bindparam("email"))
+_CLIENT_EMAILS = sa.select(s.client_emails.c.client_id, s.client_emails.c.email).where(
+    s.client_emails.c.client_id.in_(sa.bindparam("ids", expanding=True)))
+_CLIENT_NAMES = sa.select(s.clients.c.id, s.clients.c.name).where(s.clients.c.id.in_(sa.bindparam("ids", expanding=True)))
+_FIRST_TASK = (sa.select(sa.func.min(s.tasks.c.id))
+               .where(s.tasks.c.conversation_id == s.messages.c.conversation_id).scalar_subquery())
+_KNOWN_MESSAGES = sa.select(s.messages.c.message_id, s.messages.c.conversation_id, _FIRST_TASK,
+                            s.messages.c.direction).where(s.messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _INSERT_SEEN = s.seen_uids.insert()
 _INSERT_CLIENT = s.clients.insert()
 _INSERT_CLIENT_EMAIL = s.client_emails.insert()
@@ -60,10 +67,9 @@ def client_candidates(conn: Connection, email: str) -> list[ClientRecord]:
     if not ids:
         return []
     emails: dict[int, list[str]] = {}
-    for client_id, address in conn.execute(sa.select(s.client_emails.c.client_id, s.client_emails.c.email)
-                                           .where(s.client_emails.c.client_id.in_(ids))):
+    for client_id, address in conn.execute(_CLIENT_EMAILS, {"ids": ids}):
         emails.setdefault(client_id, []).append(address)
-    rows = conn.execute(sa.select(s.clients.c.id, s.clients.c.name).where(s.clients.c.id.in_(ids)))
+    rows = conn.execute(_CLIENT_NAMES, {"ids": ids})
     return [ClientRecord(id=i, name=n, emails=tuple(emails.get(i, ()))) for i, n in rows]
 
 
@@ -71,10 +77,7 @@ def known_messages(conn: Connection, message_ids: Iterable[str]) -> dict[str, Kn
     ids = list(dict.fromkeys(message_ids))
     if not ids:
         return {}
-    task = (sa.select(sa.func.min(s.tasks.c.id)).where(s.tasks.c.conversation_id == s.messages.c.conversation_id)
-            .scalar_subquery())
-    rows = conn.execute(sa.select(s.messages.c.message_id, s.messages.c.conversation_id, task,
-                                  s.messages.c.direction).where(s.messages.c.message_id.in_(ids)))
+    rows = conn.execute(_KNOWN_MESSAGES, {"ids": ids})
     return {mid: KnownMessage(message_id=mid, conversation_id=conv, task_id=task_id, direction=direction)
             for mid, conv, task_id, direction in rows}
 
