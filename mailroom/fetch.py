@@ -14,9 +14,14 @@ message served again under a new UID is recognised by Message-ID + content hash.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import multiprocessing
+import os
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,6 +43,10 @@ log = logging.getLogger("mailroom.fetch")
 BATCH_MESSAGES = 50            # messages per transaction
 BATCH_BYTES = 16 << 20         # ... or this many raw bytes, whichever comes first
 MAX_SESSIONS = 25              # Gmail lists ~250 messages per session: keep reconnecting
+PARALLEL_MIN = 200             # new messages that make a parser process worth its start-up
+PARSE_CHUNK = 8                # messages sent to the parser process at once
+PARSE_CHUNK_BYTES = 2 << 20    # ... or this many raw bytes
+PARSE_CHUNKS_AHEAD = 3         # chunks in flight before the oldest is awaited
 
 
 def utcnow() -> dt.datetime:
@@ -86,6 +95,73 @@ class Fetched:
     uid: str
     msg: ParsedMessage
     raw: bytes | None
+
+
+# Run in the parser process as it starts: exit as soon as this process is gone, even
+# killed (SIGKILL), rather than wait forever on its task queue (whose write end it holds too).
+_EXIT_WITH_PARENT = """
+import multiprocessing, os, threading
+parent = multiprocessing.parent_process()
+threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start()
+"""
+
+
+def _parsed(retr: Iterator[tuple[int, bytes]], *, parallel: bool) -> Iterator[tuple[int, bytes, ParsedMessage]]:
+    """(number, raw, parse) for each message `retr` yields, in the same order.
+
+    With `parallel`, parsing (the costliest step, pure Python) runs in a helper process
+    on another core while this one reads the socket and writes the store; messages go
+    to it in small chunks (one round trip each) and a few chunks are kept in flight.
+    parse_message is pure, so where it runs changes nothing; should the helper fail,
+    the chunk is parsed here. When the connection breaks, the messages already read are
+    still yielded before the error, as without the helper.
+    """
+    if not parallel:
+        for n, raw in retr:
+            yield n, raw, parse_message(raw)
+        return
+    in_flight: deque[tuple[list[tuple[int, bytes]], Iterator[ParsedMessage] | None]] = deque()
+    chunk: list[tuple[int, bytes]] = []
+    chunk_bytes = 0
+
+    def results(items: list[tuple[int, bytes]], parses: Iterator[ParsedMessage] | None = None):
+        try:
+            msgs = list(parses) if parses is not None else None
+        except Exception:  # noqa: BLE001 - a broken helper (killed, out of memory): parse here
+            msgs = None
+        if msgs is None or len(msgs) != len(items):
+            msgs = [parse_message(raw) for _n, raw in items]
+        return [(n, raw, msg) for (n, raw), msg in zip(items, msgs)]
+
+    def submit(items: list[tuple[int, bytes]]) -> Iterator[ParsedMessage] | None:
+        try:
+            return pool.map(parse_message, [raw for _n, raw in items], chunksize=len(items))
+        except Exception:  # noqa: BLE001 - the helper is broken: results() parses here
+            return None
+
+    # spawn, not fork: forking a process that has threads (keyring calls, the worker) is unsafe
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=functools.partial(exec, _EXIT_WITH_PARENT, {}))
+    try:
+        try:
+            for item in retr:
+                chunk.append(item)
+                chunk_bytes += len(item[1])
+                if len(chunk) >= PARSE_CHUNK or chunk_bytes >= PARSE_CHUNK_BYTES:
+                    in_flight.append((chunk, submit(chunk)))
+                    chunk, chunk_bytes = [], 0
+                    if len(in_flight) > PARSE_CHUNKS_AHEAD:
+                        yield from results(*in_flight.popleft())
+        except MailroomError:
+            while in_flight:
+                yield from results(*in_flight.popleft())
+            yield from results(chunk)  # the last few: parsed here
+            raise
+        while in_flight:
+            yield from results(*in_flight.popleft())
+        yield from results(chunk)  # the last few: parsed here
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _storage_error(raw: RawStore, exc: OSError) -> StorageError:
@@ -204,9 +280,10 @@ class MailboxRun:
         size = 0
         deletable: list[int] = []
         retr = pop.retr_many([n for n, _ in new])
+        parsed = _parsed(retr, parallel=len(new) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1)
         try:
-            for n, raw in retr:
-                batch.append(Fetched(n, uid_of[n], parse_message(raw), raw))
+            for n, raw, msg in parsed:
+                batch.append(Fetched(n, uid_of[n], msg, raw))
                 size += len(raw)
                 if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
                     deletable += self._commit(batch)
@@ -221,6 +298,7 @@ class MailboxRun:
                 self._commit(batch)
             raise
         finally:
+            parsed.close()
             retr.close()
         if batch:
             deletable += self._commit(batch)
