@@ -27,7 +27,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from mailroom import importer, paths
+from mailroom import paths
 from mailroom.context import Context
 from mailroom.errors import MailroomError, StorageError
 from mailroom.mail.parse import header_date, parse_message
@@ -188,7 +188,17 @@ class MailboxRun:
         self.raw = RawStore(paths.raw_dir())
         self.report = RunReport(mailbox=mailbox["description"])
         self.delete = not mailbox["leave_on_server"]
-        self.importer = importer.Importer(ctx, mailbox, clock=clock)
+        self._importer = None
+
+    @property
+    def importer(self):
+        """The Importer, made on first use: a poll that finds nothing new needs neither it
+        nor the rules and templates it loads (a fifth of `mailroom fetch --once` start-up)."""
+        if self._importer is None:
+            from mailroom.importer import Importer
+
+            self._importer = Importer(self.ctx, self.box, clock=self.clock)
+        return self._importer
 
     def run(self) -> RunReport:
         box = self.box
