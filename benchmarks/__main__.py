@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results as a JSON list")
     parser.add_argument("--dir", metavar="DIR", help="work folder (default: /dev/shm if present, else the temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (mail, databases, logs)")
+    parser.add_argument("--profile", action="store_true",
+                        help="run mailroom-inprocess under pyinstrument (reports in the work folder's "
+                             "logs/, use with --keep; its times then include the profiler)")
     args = parser.parse_args(argv)
     if args.messages < 1 or args.repeats < 1:
         parser.error("--messages and --repeats must be at least 1")

@@ -236,7 +236,7 @@ class Bench:
         try:
             self.dovecot.start()
             keyring_env, service, keyring_note = start_keyring(root)
-            self.lab = Lab(root, self.dovecot, certs.ca_crt, keyring_env)
+            self.lab = Lab(root, self.dovecot, certs.ca_crt, keyring_env, profile=args.profile)
             say(f"  {_version(['dovecot', '--version'])} (Dovecot) on 127.0.0.1:{self.dovecot.pop3s_port} "
                 f"(POP3S); getmail {_version(['getmail', '--version'])}; {_version(['fetchmail', '--version'], 0)}")
             say(f"  {keyring_note}")

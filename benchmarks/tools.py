@@ -36,8 +36,9 @@ INSTALL_HINT = "apt-get install getmail6 fetchmail"
 class Lab:
     """What every tool needs: the server, the CA to trust, a keyring, where to write."""
 
-    def __init__(self, root: Path, dovecot, ca_file: Path, keyring_env: dict[str, str]):
+    def __init__(self, root: Path, dovecot, ca_file: Path, keyring_env: dict[str, str], profile: bool = False):
         self.root = root
+        self.profile = profile
         self.dovecot = dovecot
         self.ca_file = ca_file
         self.keyring_env = keyring_env
@@ -104,8 +105,13 @@ class InprocessInstance(MailroomInstance):
     tool = "mailroom-inprocess"
 
     def sync(self) -> Sample:
-        child = run_child([sys.executable, "-m", "benchmarks.inprocess", DESCRIPTION], env=self.env,
-                          cwd=REPO, log=self.log)
+        profiler = []
+        if self.lab.profile:
+            # pyinstrument's report of the whole child (the timed part is MailboxRun.run)
+            report = self.lab.logs / f"{self.state.name}-{len(self.reports) + 1}.pyinstrument.txt"
+            profiler = ["-m", "pyinstrument", "-r", "text", "-o", str(report)]
+        argv = [sys.executable, *profiler, "-m", "benchmarks.inprocess", DESCRIPTION]
+        child = run_child(argv, env=self.env, cwd=REPO, log=self.log)
         result = json.loads(child.stdout)
         self.reports.append(result["report"])
         return Sample(result["wall_s"], result["cpu_s"], result["peak_rss_mb"], child.stdout)
