@@ -161,6 +161,13 @@ def cmd_fetch(args) -> int:
                       f"{r['skipped_before_cutoff']} skipped (before cutoff), {r['quarantined']} quarantined, "
                       f"{r['deleted']} deleted from the server ({r['listed']} listed, {r['new']} new).")
         print(f"Auto-replies: {sent} sent, {failed} failed.")
+        from mailroom.store import records
+
+        with ctx.engine.connect() as conn:
+            outbox = records.stats(conn)["outbox"]
+        if outbox["pending"] or outbox["uncertain"]:
+            print(f"Outbox: {outbox['pending']} waiting to be sent, {outbox['uncertain']} uncertain "
+                  "(interrupted while sending; not resent, check with the client).")
     return 1 if failed_boxes else 0
 
 
