@@ -13,6 +13,7 @@ within each scenario so that a busy moment of the machine does not hit one tool 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import poplib
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import corpus
-from benchmarks.measure import start_launcher
+from benchmarks.measure import ChildFailed, start_launcher
 from benchmarks.tools import ALL, INSTANCES, Instance, Lab, missing_programs
 from tests.servers.certs import make_ca_and_server_cert
 from tests.servers.dovecot import Dovecot, MailUser, make_root_dir
@@ -57,13 +58,13 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def _version(argv: list[str], line: int = 0) -> str:
+def _version(argv: list[str]) -> str:
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "?"
     lines = [t for t in (out.stdout + out.stderr).splitlines() if t.strip() and "WARNING" not in t]
-    return lines[line].strip() if len(lines) > line else "?"
+    return lines[0].strip() if lines else "?"
 
 
 def work_root(requested: str | None) -> tuple[Path, str]:
@@ -122,10 +123,11 @@ class Bench:
         self.args = args
         self.rows: list[Row] = []
         self.first_sync: dict[str, list[Instance]] = {}
+        self.failed: set[str] = set()
 
     # ----------------------------------------------------------------- plumbing
     def tools(self, scenario: str) -> list[str]:
-        tools = [t for t in self.args.tools if t not in self.missing]
+        tools = [t for t in self.args.tools if t not in self.missing and t not in self.failed]
         return [t for t in tools if t.startswith("mailroom")] if scenario in MAILROOM_ONLY else tools
 
     def new_instance(self, tool: str, label: str, messages: list[bytes], **options) -> Instance:
@@ -146,19 +148,29 @@ class Bench:
     def check(inst: Instance, expected: int) -> None:
         stored = inst.stored()
         if stored != expected:
-            raise SystemExit(f"{inst.tool} kept {stored} messages, expected {expected}: see {inst.log}")
+            raise ChildFailed(f"{inst.tool} kept {stored} messages, expected {expected}: see {inst.log}")
+
+    @contextlib.contextmanager
+    def attempt(self, tool: str, scenario: str):
+        """Run one tool's part of a scenario; a tool that fails is reported and left out from then on."""
+        try:
+            yield
+        except ChildFailed as exc:
+            self.failed.add(tool)
+            say(f"  FAILED {tool} in {scenario}, left out from here on: {str(exc).splitlines()[0]}")
 
     # ----------------------------------------------------------------- scenarios
     def scenario_first_sync(self) -> None:
         n = self.args.messages
         for tool in self.tools("first_sync"):
-            samples = []
-            for r in range(self.args.repeats):
-                inst = self.new_instance(tool, f"sync{r}", self.mail)
-                samples.append(inst.sync())
-                self.check(inst, n)
-                self.first_sync.setdefault(tool, []).append(inst)
-            self.record(tool, "first_sync", n, samples)
+            with self.attempt(tool, "first_sync"):
+                samples = []
+                for r in range(self.args.repeats):
+                    inst = self.new_instance(tool, f"sync{r}", self.mail)
+                    samples.append(inst.sync())
+                    self.check(inst, n)
+                    self.first_sync.setdefault(tool, []).append(inst)
+                self.record(tool, "first_sync", n, samples)
 
     def synced(self, tool: str) -> Instance:
         if tool not in self.first_sync:
@@ -170,49 +182,53 @@ class Bench:
 
     def scenario_poll_idle(self) -> None:
         for tool in self.tools("poll_idle"):
-            inst = self.synced(tool)
-            before = inst.stored()
-            samples = [inst.sync() for _ in range(max(self.args.repeats, self.args.idle_repeats))]
-            self.check(inst, before)
-            self.record(tool, "poll_idle", 0, samples)
+            with self.attempt(tool, "poll_idle"):
+                inst = self.synced(tool)
+                before = inst.stored()
+                samples = [inst.sync() for _ in range(max(self.args.repeats, self.args.idle_repeats))]
+                self.check(inst, before)
+                self.record(tool, "poll_idle", 0, samples)
 
     def scenario_poll_10_new(self) -> None:
         for tool in self.tools("poll_10_new"):
-            inst = self.synced(tool)
-            samples = []
-            for r in range(self.args.repeats):
-                before = inst.stored()
-                start = self.args.messages + 1000 * (r + 1)
-                inst.user.deliver_many(corpus.generate(NEW_IN_POLL, self.args.seed, start=start))
-                samples.append(inst.sync())
-                self.check(inst, before + NEW_IN_POLL)
-            self.record(tool, "poll_10_new", NEW_IN_POLL, samples)
+            with self.attempt(tool, "poll_10_new"):
+                inst = self.synced(tool)
+                samples = []
+                for r in range(self.args.repeats):
+                    before = inst.stored()
+                    start = self.args.messages + 1000 * (r + 1)
+                    inst.user.deliver_many(corpus.generate(NEW_IN_POLL, self.args.seed, start=start))
+                    samples.append(inst.sync())
+                    self.check(inst, before + NEW_IN_POLL)
+                self.record(tool, "poll_10_new", NEW_IN_POLL, samples)
 
     def scenario_exclude_before(self) -> None:
         n = self.args.messages
         old = corpus.generate(n, self.args.seed, old_share=OLD_SHARE)
         cutoff = corpus.cutoff_date().isoformat()
         for tool in self.tools("exclude_before"):
-            samples = []
-            for r in range(self.args.repeats):
-                inst = self.new_instance(tool, f"cutoff{r}", old, exclude_before=cutoff)
-                samples.append(inst.sync())
-                self.check(inst, n)
-                skipped = inst.reports[-1]["skipped_before_cutoff"]
-            row = self.record(tool, "exclude_before", n, samples)
-            sync = next((x for x in self.rows if x.tool == tool and x.scenario == "first_sync"), None)
-            if sync:
-                say(f"  {'':<19} {skipped} of {n} before {cutoff}; {row.wall_s / sync.wall_s:.2f}x its first_sync")
+            with self.attempt(tool, "exclude_before"):
+                samples = []
+                for r in range(self.args.repeats):
+                    inst = self.new_instance(tool, f"cutoff{r}", old, exclude_before=cutoff)
+                    samples.append(inst.sync())
+                    self.check(inst, n)
+                    skipped = inst.reports[-1]["skipped_before_cutoff"]
+                row = self.record(tool, "exclude_before", n, samples)
+                sync = next((x for x in self.rows if x.tool == tool and x.scenario == "first_sync"), None)
+                if sync:
+                    say(f"  {'':<19} {skipped} of {n} before {cutoff}; {row.wall_s / sync.wall_s:.2f}x its first_sync")
 
     def scenario_big_message(self) -> None:
         big = [corpus.big_message(self.args.seed)]
         for tool in self.tools("big_message"):
-            samples = []
-            for r in range(self.args.repeats):
-                inst = self.new_instance(tool, f"big{r}", big)
-                samples.append(inst.sync())
-                self.check(inst, 1)
-            self.record(tool, "big_message", 1, samples)
+            with self.attempt(tool, "big_message"):
+                samples = []
+                for r in range(self.args.repeats):
+                    inst = self.new_instance(tool, f"big{r}", big)
+                    samples.append(inst.sync())
+                    self.check(inst, 1)
+                self.record(tool, "big_message", 1, samples)
         say(f"  ({len(big[0]) / 1e6:.1f} MB on the wire)")
 
     # ----------------------------------------------------------------- the run
@@ -237,8 +253,9 @@ class Bench:
             self.dovecot.start()
             keyring_env, service, keyring_note = start_keyring(root)
             self.lab = Lab(root, self.dovecot, certs.ca_crt, keyring_env, profile=args.profile)
-            say(f"  {_version(['dovecot', '--version'])} (Dovecot) on 127.0.0.1:{self.dovecot.pop3s_port} "
-                f"(POP3S); getmail {_version(['getmail', '--version'])}; {_version(['fetchmail', '--version'], 0)}")
+            fetchmail = _version(["fetchmail", "--version"]).removeprefix("This is fetchmail release ")
+            say(f"  Dovecot {_version(['dovecot', '--version'])} on 127.0.0.1:{self.dovecot.pop3s_port} (POP3S); "
+                f"{_version(['getmail', '--version'])}; fetchmail {fetchmail.split('+')[0]}")
             say(f"  {keyring_note}")
             t0 = time.perf_counter()
             self.mail = corpus.generate(args.messages, args.seed)
