@@ -20,15 +20,21 @@ from mailroom.store import schema as s
 
 
 def seen_uids(conn: Connection, mailbox_id: int) -> dict[str, str]:
-    rows = conn.execute(sa.select(s.seen_uids.c.uid, s.seen_uids.c.state)
-                        .where(s.seen_uids.c.mailbox_id == mailbox_id))
-    return {uid: state for uid, state in rows}
+    return dict(conn.execute(_SEEN_UIDS, {"mailbox_id": mailbox_id}).all())
 
 
 def mark_seen(conn: Connection, mailbox_id: int, uid: str, state: str, now: dt.datetime,
               message_pk: int | None = None) -> None:
     conn.execute(_INSERT_SEEN, {"mailbox_id": mailbox_id, "uid": uid, "state": state,
                                 "message_pk": message_pk, "seen_at": now})
+
+
+def mark_seen_many(conn: Connection, mailbox_id: int, uids: Iterable[str], state: str, now: dt.datetime) -> None:
+    """mark_seen for many UIDs at once (one executemany), e.g. those skipped before the cutoff."""
+    rows = [{"mailbox_id": mailbox_id, "uid": uid, "state": state, "message_pk": None, "seen_at": now}
+            for uid in uids]
+    if rows:
+        conn.execute(_INSERT_SEEN, rows)
 
 
 # The statements below are built once: building a Core statement per call (`.values()`,
@@ -47,6 +53,8 @@ _FIRST_TASK = (sa.select(sa.func.min(s.tasks.c.id))
                .where(s.tasks.c.conversation_id == s.messages.c.conversation_id).scalar_subquery())
 _KNOWN_MESSAGES = sa.select(s.messages.c.message_id, s.messages.c.conversation_id, _FIRST_TASK,
                             s.messages.c.direction).where(s.messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+_SEEN_UIDS = sa.select(s.seen_uids.c.uid, s.seen_uids.c.state).where(
+    s.seen_uids.c.mailbox_id == sa.bindparam("mailbox_id"))
 _INSERT_SEEN = s.seen_uids.insert()
 _INSERT_CLIENT = s.clients.insert()
 _INSERT_CLIENT_EMAIL = s.client_emails.insert()
