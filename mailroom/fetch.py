@@ -33,7 +33,7 @@ from mailroom.errors import MailroomError, StorageError
 from mailroom.mail.parse import header_date, parse_message
 from mailroom.mail import stream
 from mailroom.mail.pop3 import Pop3Client
-from mailroom.model import ParsedMessage
+from mailroom.model import Endpoint, ParsedMessage
 from mailroom.secrets import mailbox_account
 from mailroom.store import records, schema
 from mailroom.store.raw import RawStore
@@ -164,6 +164,49 @@ def _parsed(retr: Iterator[tuple[int, bytes]], *, parallel: bool) -> Iterator[tu
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _Background:
+    """fn(*args) on a thread of its own; result() waits, then returns or raises as fn did."""
+
+    def __init__(self, fn: Callable, *args):
+        self._outcome: tuple[bool, object] | None = None
+
+        def target() -> None:
+            try:
+                self._outcome = (True, fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the result
+                self._outcome = (False, exc)
+
+        self._thread = threading.Thread(target=target, name="mailroom-fetch-background", daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+
+def _open(endpoint: Endpoint, password: _Background) -> Pop3Client:
+    """Pop3Client.open(endpoint, password.result()), connecting while the password comes.
+
+    A keyring failure is reported before a connection failure, and nothing is sent to
+    the server before the password is there, as when the password was asked for first.
+    """
+    client = Pop3Client(endpoint)
+    try:
+        try:
+            client.connect()
+        except MailroomError:
+            password.result()  # its error, if any, is the one to report
+            raise
+        client.login(password.result())
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
 def _storage_error(raw: RawStore, exc: OSError) -> StorageError:
     return StorageError(f"Mailroom could not save a message in {raw.root} ({exc.strerror}). "
                         "Free disk space; nothing was lost.")
@@ -205,10 +248,12 @@ class MailboxRun:
         with self.ctx.engine.begin() as conn:
             run_id = records.start_run(conn, box["id"], self.clock())
         try:
-            password = self.ctx.secrets.require(mailbox_account(box["id"]), f'mailbox "{box["description"]}"')
             endpoint = self.ctx.mailbox_endpoint(box)
+            # The keyring answers over D-Bus while the TLS handshake runs (~15 ms each).
+            password = _Background(self.ctx.secrets.require, mailbox_account(box["id"]),
+                                   f'mailbox "{box["description"]}"')
             for session in range(MAX_SESSIONS):
-                with Pop3Client.open(endpoint, password) as pop:
+                with _open(endpoint, password) as pop:
                     progressed = self._session(pop, first=session == 0)
                 if not progressed or self.stop.is_set():
                     break
@@ -230,9 +275,12 @@ class MailboxRun:
         """True when this session found new UIDs: a server that lists only part of the
         mailbox per session (Gmail: about 250) may list more in the next one."""
         box, report = self.box, self.report
-        listing = pop.uidl()
-        with self.ctx.engine.connect() as conn:
-            seen = records.seen_uids(conn, box["id"])
+        # The seen UIDs are read while the server prepares its UIDL listing.
+        seen_later = _Background(self._seen_uids)
+        try:
+            listing = pop.uidl()
+        finally:
+            seen = seen_later.result()
         new = [(n, uid) for n, uid in sorted(listing.items()) if uid not in seen]
         found_new = bool(new)
         if first:
@@ -252,6 +300,10 @@ class MailboxRun:
         report.deleted += len(to_delete)
         return found_new
 
+    def _seen_uids(self) -> dict[str, str]:
+        with self.ctx.engine.connect() as conn:
+            return records.seen_uids(conn, self.box["id"])
+
     def _skip_before_cutoff(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Read headers only (TOP n 0); record older messages as skipped, never RETR them."""
         cutoff = dt.datetime.combine(self.box["exclude_before"], dt.time(), dt.timezone.utc)
@@ -262,8 +314,7 @@ class MailboxRun:
             (skip if date is not None and date < cutoff else keep).append((n, uid_of[n]))
         now = self.clock()
         with self.ctx.engine.begin() as conn:
-            for _n, uid in skip:
-                records.mark_seen(conn, self.box["id"], uid, "skipped", now)
+            records.mark_seen_many(conn, self.box["id"], [uid for _n, uid in skip], "skipped", now)
         self.report.skipped_before_cutoff += len(skip)
         return keep
 
