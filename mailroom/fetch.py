@@ -18,6 +18,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -95,6 +96,17 @@ class Fetched:
     uid: str
     msg: ParsedMessage
     raw: bytes | None
+
+
+def _can_spawn() -> bool:
+    """A second core, and a program that multiprocessing's "spawn" can start again safely.
+
+    A spawned process re-imports the main script (not a `python -m` package's
+    __main__), so every script that runs a mailbox must keep its work under
+    `if __name__ == "__main__":`, as `mailroom`'s console script does. A frozen app
+    (PyInstaller) would start itself again instead: there, parsing stays in-process.
+    """
+    return (os.cpu_count() or 1) > 1 and not getattr(sys, "frozen", False)
 
 
 # Run in the parser process as it starts: exit as soon as this process is gone, even
@@ -341,7 +353,7 @@ class MailboxRun:
         size = 0
         deletable: list[int] = []
         retr = pop.retr_many([n for n, _ in new])
-        parsed = _parsed(retr, parallel=len(new) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1)
+        parsed = _parsed(retr, parallel=len(new) >= PARALLEL_MIN and _can_spawn())
         try:
             for n, raw, msg in parsed:
                 batch.append(Fetched(n, uid_of[n], msg, raw))
