@@ -29,7 +29,7 @@ from pathlib import Path
 
 from benchmarks import corpus
 from benchmarks.measure import ChildFailed, start_launcher
-from benchmarks.tools import ALL, INSTANCES, Instance, Lab, missing_programs
+from benchmarks.tools import INSTANCES, Instance, Lab, missing_programs
 from tests.servers.certs import make_ca_and_server_cert
 from tests.servers.dovecot import Dovecot, MailUser, make_root_dir
 
