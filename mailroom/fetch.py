@@ -143,7 +143,7 @@ def _parsed(retr: Iterator[tuple[int, bytes]], *, parallel: bool) -> Iterator[tu
             msgs = None
         if msgs is None or len(msgs) != len(items):
             msgs = [parse_message(raw) for _n, raw in items]
-        return [(n, raw, msg) for (n, raw), msg in zip(items, msgs)]
+        return [(n, raw, msg) for (n, raw), msg in zip(items, msgs, strict=True)]
 
     def submit(items: list[tuple[int, bytes]]) -> Iterator[ParsedMessage] | None:
         try:
