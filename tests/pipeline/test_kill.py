@@ -1,4 +1,5 @@
-"""`mailroom fetch --once` killed with SIGKILL at random moments: nothing lost, nothing twice."""
+"""`mailroom fetch --once` killed with SIGKILL at 20 random moments of a 2,000-message import
+(the issue asks for 500; a faster import needs more mail for the kills to land inside it)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,9 @@ def imported_count(db) -> int:
 @pytest.mark.parametrize("seed", [20261127])
 def test_sigkill_at_twenty_random_moments(seed, ctx, configure, mailbox_user, mailroom_home, real_keyring):
     configure(leave_on_server=False, create_tasks=True, task_type="Inquiry")
-    everything = {f"k{i}@kill.test" for i in range(500)}
+    everything = {f"k{i}@kill.test" for i in range(2000)}
     mailbox_user.deliver_many(make_message(i, to=mailbox_user.address, message_id=f"<k{i}@kill.test>")
-                              for i in range(500))
+                              for i in range(2000))
     db = mailroom_home / "mailroom.db"
     env = {**real_keyring, "MAILROOM_HOME": str(mailroom_home)}
     rng = random.Random(seed)
@@ -63,7 +64,7 @@ def test_sigkill_at_twenty_random_moments(seed, ctx, configure, mailbox_user, ma
         proc.kill()
         proc.wait()
         after = imported_count(db)
-        mid_import += running and before < 500
+        mid_import += running and before < 2000
         stored = stored_ids(db)
         assert len(stored) == len(set(stored)), f"trial {trial}: a message was stored twice"
         on_server = server_ids(mailbox_user)
@@ -77,4 +78,4 @@ def test_sigkill_at_twenty_random_moments(seed, ctx, configure, mailbox_user, ma
     assert server_ids(mailbox_user) == set()
     assert mid_import >= 8, f"only {mid_import} kills landed inside the import"
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 500
+        assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 2000
