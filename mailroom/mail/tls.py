@@ -52,17 +52,26 @@ def describe_certificate(der: bytes) -> CertificateFacts:
                             not_after=cert.not_valid_after_utc.date().isoformat())
 
 
+def _diagnostic_context() -> ssl.SSLContext:
+    """The one unverified context: for describing a failure, never for a session.
+
+    Used only to read a certificate that verification already rejected, or to ask
+    whether a port speaks TLS at all; nothing (no login, no message) is ever sent over it.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def peek_certificate(sock: socket.socket, host: str) -> CertificateFacts | None:
     """Read the server certificate after verification failed, to name its issuer.
 
     The handshake here deliberately skips verification: nothing is sent over this
     connection and it is closed at once; it never carries a login or a message.
     """
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # diagnostic read of an already-rejected certificate
     try:
-        with ctx.wrap_socket(sock, server_hostname=host) as tls:
+        with _diagnostic_context().wrap_socket(sock, server_hostname=host) as tls:
             der = tls.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError):
         return None
@@ -76,10 +85,7 @@ def port_speaks_tls(host: str, port: int, timeout: float) -> bool:
     """
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
-            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            probe.check_hostname = False
-            probe.verify_mode = ssl.CERT_NONE  # asks only "is this TLS?"
-            with probe.wrap_socket(raw, server_hostname=host):
+            with _diagnostic_context().wrap_socket(raw, server_hostname=host):
                 return True
     except (OSError, ssl.SSLError):
         return False
