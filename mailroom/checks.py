@@ -7,38 +7,32 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-from dataclasses import dataclass
 from email.message import EmailMessage
 
 from mailroom.context import Context
 from mailroom.errors import ConfigError
+from mailroom.model import CheckResult
 from mailroom.mail.pop3 import Pop3Client
 from mailroom.mail.smtp import SmtpClient
 from mailroom.secrets import mailbox_account, outgoing_account
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    ok: bool
-    message: str
-    count: int | None = None
-
-    def as_dict(self) -> dict:
-        return {"ok": self.ok, "error_kind": None, "field": None, "message": self.message,
-                "count": self.count}
 
 
 def check_mailbox(ctx: Context, description: str) -> CheckResult:
     """Connect, negotiate TLS, log in, STAT, and make sure UIDL works."""
     mailbox_id, box = ctx.mailbox(description)
     password = ctx.secrets.require(mailbox_account(mailbox_id), f'mailbox "{description}"')
+    return probe_mailbox(ctx, box, password)
+
+
+def probe_mailbox(ctx: Context, box: dict, password: str) -> CheckResult:
+    """check_mailbox for mailbox settings that need not be saved (the page's OK button)."""
     ep = ctx.mailbox_endpoint(box)
     with Pop3Client.open(ep, password) as pop:
         count, _size = pop.stat()
         pop.uidl()
         pop.quit()
     noun = "message" if count == 1 else "messages"
-    return CheckResult(True, f'Mailbox "{description}" works: {count} {noun} on {ep.host}.', count)
+    return CheckResult(True, f'Mailbox "{box["description"]}" works: {count} {noun} on {ep.host}.', count)
 
 
 def send_test_email(ctx: Context, to: str | None, now: dt.datetime | None = None) -> CheckResult:

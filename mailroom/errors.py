@@ -8,6 +8,8 @@ for a non-technical reader and never contain a password.
 
 from __future__ import annotations
 
+import re
+
 
 class MailroomError(Exception):
     """Base of every error Mailroom reports to a user."""
@@ -25,6 +27,33 @@ class MailroomError(Exception):
         return {"ok": False, "error_kind": self.kind, "field": self.field, "message": self.message}
 
 
+class Problem(str):
+    """One bad setting, as `section[n].key: what is wrong` (entries count from 1).
+
+    A str, so it prints as it always did; `path` ("mailboxes[2]"), `field` ("port",
+    or "" for the entry as a whole) and `message` let a form put the message next
+    to its field.
+    """
+
+    path: str
+    field: str
+    message: str
+
+    _FORM = re.compile(r"^(?P<path>[A-Za-z_()]+(?:\[\d+\])?)(?:\.(?P<field>\w+))?: (?P<message>.*)$", re.S)
+
+    def __new__(cls, text: str) -> "Problem":
+        self = super().__new__(cls, text)
+        match = cls._FORM.match(text)
+        self.path = match["path"] if match else ""
+        self.field = (match["field"] or "") if match else ""
+        self.message = match["message"] if match else text
+        return self
+
+    @classmethod
+    def of(cls, path: str, field: str, message: str) -> "Problem":
+        return cls(f"{path}.{field}: {message}" if field else f"{path}: {message}")
+
+
 class ConfigError(MailroomError):
     """A setting is missing or invalid; `problems` lists every bad field."""
 
@@ -32,7 +61,7 @@ class ConfigError(MailroomError):
 
     def __init__(self, message: str, *, problems: list[str] | None = None, field: str | None = None):
         super().__init__(message, field=field)
-        self.problems = problems or []
+        self.problems: list[Problem] = [p if isinstance(p, Problem) else Problem(p) for p in problems or []]
 
 
 class CredentialError(MailroomError):

@@ -97,3 +97,129 @@ class Endpoint:
     def is_gmail(self) -> bool:
         host = self.host.lower().rstrip(".")
         return host.endswith((".gmail.com", ".googlemail.com")) or host in ("gmail.com", "googlemail.com")
+
+
+# --- what the controller tells every face (tray, page, command line) -----------------
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """What one mailbox run did."""
+
+    listed: int = 0
+    new: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    skipped_before_cutoff: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """One message a run imported, as a notification or a dashboard names it."""
+
+    message_pk: int
+    client_id: int | None
+    sender: str            # the display name, or the address when there is none
+    subject: str
+
+
+@dataclass(frozen=True)
+class MailboxState:
+    """One mailbox as the faces show it.
+
+    `state` is "waiting", "checking", "paused", "error", "busy" (another process is
+    checking it) or "disabled". `run_seq` grows by one with every run this process
+    finished, so a notifier can announce each run once; `new_messages` are the first
+    few messages the last run imported (`counts.imported` says how many in all).
+    """
+
+    id: int
+    description: str
+    enabled: bool
+    state: str
+    last_run_at: dt.datetime | None = None
+    next_run_at: dt.datetime | None = None
+    counts: RunCounts | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    error_field: str | None = None
+    failures: int = 0
+    run_seq: int = 0
+    new_messages: tuple[NewMessage, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    uncertain: int = 0
+
+    @property
+    def problems(self) -> int:
+        """Replies a person should look at: refused for good, or maybe sent twice."""
+        return self.failed + self.uncertain
+
+
+@dataclass(frozen=True)
+class Status:
+    """A snapshot of the whole app, safe to hand to any thread.
+
+    `unread` counts messages imported since the page was last opened (the tray's
+    badge); `outbox_error` says why auto-replies wait, when they do.
+    """
+
+    paused: bool
+    paused_until: dt.datetime | None
+    mailboxes: tuple[MailboxState, ...]
+    outbox: OutboxCounts
+    quarantined: int
+    unread: int = 0
+    outbox_error: str | None = None
+    seq: int = 0
+
+    @property
+    def overall(self) -> str:
+        """One word for the tray icon: "error", "checking", "paused" or "idle"."""
+        boxes = [b for b in self.mailboxes if b.enabled]
+        if any(b.state == "error" for b in boxes) or self.outbox_error:
+            return "error"
+        if any(b.state == "checking" for b in boxes):
+            return "checking"
+        if self.paused:
+            return "paused"
+        return "idle"
+
+    def mailbox(self, mailbox_id: int) -> MailboxState | None:
+        return next((b for b in self.mailboxes if b.id == mailbox_id), None)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One entry of the activity log: a finished (or still running) mailbox run."""
+
+    id: int
+    mailbox_id: int | None
+    mailbox: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    counts: RunCounts
+    error_kind: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The answer of a connection check or a test email that worked."""
+
+    ok: bool
+    message: str
+    count: int | None = None
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "error_kind": None, "field": None, "message": self.message,
+                "count": self.count, "warnings": list(self.warnings)}

@@ -122,3 +122,10 @@ class Secrets:
         store = backend()
         logs.redact(password)
         self._call(lambda: store.set_password(SERVICE, self._name(account), password))
+
+    def delete(self, account: str) -> None:
+        """Remove the account's password; nothing happens when none is saved."""
+        store = backend()
+        name = self._name(account)
+        if self._call(lambda: store.get_password(SERVICE, name)) is not None:
+            self._call(lambda: store.delete_password(SERVICE, name))

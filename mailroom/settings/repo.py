@@ -35,9 +35,18 @@ def _ids(conn: Connection, section_name: str) -> dict[str, int]:
     return {row[1]: row[0] for row in conn.execute(sa.select(_table(section).c.id, _key_column(section)))}
 
 
-def save(engine: Engine, doc: Document) -> None:
-    """Make the store's settings equal to `doc` (already validated), atomically."""
+def save(engine: Engine, doc: Document, *, renames: dict[str, dict[str, str]] | None = None) -> None:
+    """Make the store's settings equal to `doc` (already validated), atomically.
+
+    `renames` ({section: {old key: new key}}) says which entries were renamed, so they
+    keep their ids (and everything recorded against them) instead of being replaced.
+    """
     with engine.begin() as conn:
+        for section_name, pairs in (renames or {}).items():
+            section = next(s for s in SECTIONS if s.name == section_name)
+            for old, new in pairs.items():
+                conn.execute(_table(section).update().where(_key_column(section) == old)
+                             .values({section.key: new}))
         save_in(conn, doc)
 
 

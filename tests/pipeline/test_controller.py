@@ -1,0 +1,150 @@
+"""The controller, the one door for the faces: status, check now, pause, settings, passwords,
+checks of unsaved settings, and the activity log — against real Dovecot, SMTP and keyring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+
+from mailroom.controller import Controller
+from mailroom.errors import ConfigError, CredentialError
+from tests.mailgen import make_message
+
+
+def wait_until(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def controller(ctx):
+    c = Controller(ctx)
+    yield c
+    c.shutdown()
+
+
+def test_status_lists_every_mailbox_before_the_worker_starts(controller, configure):
+    box = configure()
+    status = controller.status()
+    assert [(b.id, b.description, b.state) for b in status.mailboxes] == [(box["id"], "Studio", "waiting")]
+    assert status.paused is False and status.overall == "idle" and status.quarantined == 0
+
+
+def test_check_now_imports_and_announces_what_arrived(controller, configure, mailbox_user):
+    box = configure(poll_minutes=60)
+    controller.start()
+    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)   # the first scheduled run
+    seen: list = []
+    unsubscribe = controller.subscribe(seen.append)
+    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(3))
+    controller.check_now(box["id"])
+    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 2)
+    state = controller.status().mailbox(box["id"])
+    assert state.counts.imported == 3 and state.state == "waiting" and state.error is None
+    assert len(state.new_messages) == 3 and all(m.subject and m.sender for m in state.new_messages)
+    assert controller.status().unread == 3
+    assert any(s.mailbox(box["id"]).run_seq == 2 for s in seen)
+    controller.acknowledge_new_mail()
+    assert controller.status().unread == 0
+    unsubscribe()
+    count = len(seen)
+    controller.acknowledge_new_mail()
+    controller.check_now(box["id"])
+    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 3)
+    assert len(seen) == count                                            # unsubscribed
+
+
+def test_pause_is_announced_and_ends_by_itself(controller, configure):
+    box = configure(poll_minutes=60)
+    controller.start()
+    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)
+    announced = threading.Event()
+    controller.subscribe(lambda s: s.paused and announced.set())
+    controller.set_paused(True)
+    assert announced.is_set()
+    status = controller.status()
+    assert status.paused and status.paused_until is None and status.mailbox(box["id"]).state == "paused"
+    assert status.overall == "paused"
+    controller.set_paused(True, until=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=0.3))
+    assert controller.status().paused_until is not None
+    wait_until(lambda: not controller.status().paused)
+
+
+def test_a_failed_run_is_an_error_state_with_its_message(controller, configure):
+    box = configure(password="wrong", poll_minutes=60)
+    controller.start()
+    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)
+    state = controller.status().mailbox(box["id"])
+    assert state.state == "error" and state.error_kind == "auth" and "password" in state.error.lower()
+    assert controller.status().overall == "error"
+    runs = controller.activity(limit=5, mailbox_id=box["id"])
+    assert runs and runs[0].error_kind == "auth" and runs[0].mailbox == "Studio"
+
+
+def test_save_entry_reports_each_problem_at_its_field(controller, configure):
+    configure()
+    entry = dict(controller.settings()["mailboxes"][0], port=70000, host="bad host")
+    with pytest.raises(ConfigError) as caught:
+        controller.save_entry("mailboxes", entry, key="Studio")
+    problems = {p.field: p.message for p in caught.value.problems if p.path == caught.value.entry_path}
+    assert set(problems) == {"port", "host"} and "65535" in problems["port"]
+
+
+def test_rename_keeps_the_id_and_follows_references(controller, configure):
+    box = configure(department="Front desk")
+    department = dict(controller.settings()["departments"][0], name="Reception")
+    controller.save_entry("departments", department, key="Front desk")
+    doc = controller.settings()
+    assert doc["mailboxes"][0]["department"] == "Reception"
+    renamed = dict(doc["mailboxes"][0], description="Studio inbox")
+    controller.save_entry("mailboxes", renamed, key="Studio")
+    assert [(b.id, b.description) for b in controller.status().mailboxes] == [(box["id"], "Studio inbox")]
+
+
+def test_delete_is_refused_while_used_and_removes_the_password(controller, configure):
+    box = configure(department="Front desk")
+    with pytest.raises(ConfigError) as caught:
+        controller.delete_entry("departments", "Front desk")
+    assert 'mailbox "Studio"' in caught.value.message
+    assert controller.has_password(box["id"])
+    controller.delete_entry("mailboxes", "Studio")
+    assert controller.status().mailboxes == ()
+    assert not controller.has_password(box["id"])
+    controller.delete_entry("departments", "Front desk")
+    assert controller.settings()["departments"] == []
+
+
+def test_an_unsaved_mailbox_is_tested_with_the_password_given(controller, configure, mailbox_user):
+    configure()
+    entry = dict(controller.settings()["mailboxes"][0], description="Not saved yet")
+    with pytest.raises(CredentialError) as caught:
+        controller.test_mailbox(entry, password="wrong")
+    assert caught.value.field == "password"
+    result = controller.test_mailbox(entry, password=mailbox_user.password)
+    assert result.ok and result.count == 0
+    with pytest.raises(ConfigError) as caught:
+        controller.test_mailbox(dict(entry, port="many"), password=mailbox_user.password)
+    assert caught.value.field == "port"
+
+
+def test_passwords_are_set_checked_and_cleared(controller, configure):
+    box = configure()
+    controller.clear_password(box["id"])
+    assert not controller.has_password(box["id"])
+    controller.clear_password(box["id"])                                 # nothing saved: no error
+    controller.set_password(box["id"], "secret")
+    assert controller.has_password(box["id"])
+    with pytest.raises(ConfigError):
+        controller.set_password("outgoing", "")
+
+
+def test_send_test_email_through_the_saved_account(controller, configure, smtp):
+    configure()
+    result = controller.send_test_email("someone@example.com")
+    assert result.ok and "someone@example.com" in result.message
+    assert len(smtp.capture.messages) == 1
