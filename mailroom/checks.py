@@ -6,6 +6,7 @@ Each returns a small result or raises a MailroomError that says which field to f
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import email.utils
 from email.message import EmailMessage
 
@@ -44,7 +45,7 @@ def send_test_email(ctx: Context, to: str | None, now: dt.datetime | None = None
         raise ConfigError("The outgoing account has no email address: set [outgoing] email.", field="email")
     to = to or sender
     password = ctx.secrets.require(outgoing_account(), "the outgoing account") if ep.username else None
-    msg = EmailMessage()
+    msg = EmailMessage(policy=email.policy.SMTP)  # CRLF line ends, as on the wire (RFC 5321)
     msg["From"] = email.utils.formataddr((out["display_name"] or "", sender))
     msg["To"] = to
     msg["Subject"] = "Mailroom test email"

@@ -1,10 +1,13 @@
 """Import one parsed message inside the caller's transaction: look up, decide, record.
 
 The shell around `mailroom.rules.decide`: it reads the facts the rules need from the
-store (candidate clients, referenced messages, the last auto-reply to the sender),
-asks `decide`, and writes what it decided — client, conversation, message, task, seen
-UID and the auto-reply's outbox row — on the connection it is given, so all of it
-commits or none of it does. `explain` runs the same steps and rolls back.
+store (candidate clients, referenced messages, the last auto-reply to the sender in
+any mailbox, the replies queued in the last hour), asks `decide`, and writes what it
+decided — client, conversation, message (with why it got no task and why it got or
+did not get a reply), task, seen UID and the auto-reply's outbox row — on the
+connection it is given, so all of it commits or none of it does. A message already
+stored from any mailbox (same Message-ID and bytes) is recorded as a duplicate and
+nothing else. `explain` runs the same steps and rolls back.
 """
 
 from __future__ import annotations
@@ -24,17 +27,21 @@ from mailroom.context import Context
 from mailroom.errors import ConfigError
 from mailroom.mail.parse import parse_message
 from mailroom.model import ParsedMessage
-from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, reply_address
-from mailroom.rules.compose import compose_autoreply
-from mailroom.rules.decide import CreateTask, Decision, Facts, JoinTask, decide
+from mailroom.rules.authresults import trusted_authserv_id
+from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, Skip, reply_address
+from mailroom.rules.decide import CreateTask, Decision, Facts, JoinTask, NoTask, decide
 from mailroom.rules.hours import parse_business_hours
-from mailroom.rules.match import Matched, NewClient
-from mailroom.rules.templates import MergeContext, TemplateError, format_message_date, render_template
-from mailroom.rules.thread import make_message_id
+from mailroom.rules.match import Matched, NewClient, sender_key
+from mailroom.rules.reply import ReplySetup
 from mailroom.store import records
 from mailroom.store import schema as s
 
 log = logging.getLogger("mailroom.importer")
+
+# Skips worth a line in the log at once; the routine ones (lists, old mail, replies)
+# are only recorded with the message.
+_NOTABLE_SKIPS = {"template-failed": logging.WARNING, "compose-failed": logging.WARNING,
+                  "hourly-cap": logging.INFO, "forged-sender": logging.INFO, "non-ascii-address": logging.INFO}
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class Importer:
         with ctx.engine.connect() as conn:
             self.company = _row(conn, s.company, 1) or {
                 "name": "", "phone": "", "timezone": "UTC", "business_hours": "",
-                "unknown_sender": "create", "autoreply_rate_limit_days": 7}
+                "unknown_sender": "create", "autoreply_rate_limit_days": 7, "autoreply_max_per_hour": 50}
             self.outgoing = _row(conn, s.outgoing, 1) or {"display_name": "", "email": ""}
             self.template = _row(conn, s.templates, mailbox.get("autoreply_template_id"))
             self.user = _row(conn, s.users, mailbox.get("user_id"))
@@ -82,13 +89,34 @@ class Importer:
             x_loop=mailbox["email"].lower(),
             now=clock(),
             rate_limit=dt.timedelta(days=self.company["autoreply_rate_limit_days"]),
+            trusted_authserv_id=trusted_authserv_id(mailbox["host"], mailbox.get("authserv_id") or ""),
+            max_per_hour=self.company["autoreply_max_per_hour"],
         )
+        self.reply_setup = self._reply_setup() if self.template else None
+
+    def _reply_setup(self) -> ReplySetup:
+        """The template and the names merged into this mailbox's replies."""
+        template, company = self.template, self.company
+        return ReplySetup(
+            template_name=template["name"], template_kind=template["kind"], template_subject=template["subject"],
+            template_body=template["body"], display_name=self.outgoing.get("display_name") or "",
+            timezone=self.timezone, company_name=company["name"], company_phone=company["phone"],
+            company_business_hours=company["business_hours"], mailbox_description=self.box["description"],
+            user_name=self.user["name"] if self.user else "",
+            department_name=self.department["name"] if self.department else "")
 
     # --- facts and decision ---------------------------------------------------------
-    def decide(self, conn: Connection, msg: ParsedMessage) -> Decision:
+    def decide(self, conn: Connection, msg: ParsedMessage, now: dt.datetime | None = None) -> Decision:
         sender = msg.from_addr.email if msg.from_addr else ""
-        to = reply_address(msg)
-        box = self.box
+        now = now or self.clock()
+        box, policy = self.box, dataclasses.replace(self.policy, now=now)
+        if policy.enabled:
+            # Across every mailbox of the install: a second or renamed mailbox, or a
+            # +tag, must not earn a sender a second reply; the cap counts all replies.
+            to = reply_address(msg)
+            policy = dataclasses.replace(
+                policy, last_reply_to_sender=records.last_autoreply(conn, sender_key(to)) if to else None,
+                replies_last_hour=records.autoreplies_since(conn, now - dt.timedelta(hours=1)))
         facts = Facts(
             candidates=tuple(records.client_candidates(conn, sender)) if sender else (),
             unknown_sender=self.company["unknown_sender"],
@@ -97,20 +125,23 @@ class Importer:
             create_tasks=bool(box["create_tasks"]),
             task_type=box["task_type_id"], task_status=box["task_status_id"],
             department=box["department_id"], user=box["user_id"],
-            autoreply=dataclasses.replace(
-                self.policy, now=self.clock(),
-                last_reply_to_sender=records.last_autoreply(conn, box["id"], to) if to else None),
+            tasks_for_automated_mail=bool(box.get("tasks_for_automated_mail")),
+            autoreply=policy,
+            reply_setup=self.reply_setup,
+            reply_nonce=uuid.uuid4().hex,
         )
         return decide(msg, facts)
 
     # --- recording ------------------------------------------------------------------
     def import_message(self, conn: Connection, uid: str, msg: ParsedMessage) -> Outcome:
         box, now = self.box, self.clock()
-        duplicate = records.find_duplicate(conn, box["id"], msg.message_id, msg.raw_sha256)
+        # Any mailbox: a mailbox renamed (a new id) or a second one reading the same
+        # account serves old mail again, which must be neither filed nor answered twice.
+        duplicate = records.find_duplicate(conn, msg.message_id, msg.raw_sha256)
         if duplicate is not None:
             records.mark_seen(conn, box["id"], uid, "duplicate", now, duplicate)
             return Outcome("duplicate", duplicate)
-        decision = self.decide(conn, msg)
+        decision = self.decide(conn, msg, now)
         client = decision.client
         if isinstance(client, NewClient):
             client_id = records.insert_client(conn, client.name, client.email, now)
@@ -119,51 +150,31 @@ class Importer:
         conversation_id = decision.reply.conversation_id
         if conversation_id is None:
             conversation_id = records.insert_conversation(conn, client_id, box["id"], msg.subject, now)
+        task, autoreply = decision.task, decision.autoreply
         message_pk = records.insert_message(
             conn, msg, direction="in", mailbox_id=box["id"], client_id=client_id,
             conversation_id=conversation_id, is_reply=decision.reply.is_reply,
-            client_ambiguous=isinstance(client, Matched) and client.ambiguous, now=now)
-        task = decision.task
+            client_ambiguous=isinstance(client, Matched) and client.ambiguous, now=now,
+            task_note=task.reason if isinstance(task, NoTask) else None,
+            autoreply_rule=autoreply.rule if isinstance(autoreply, Skip) else None,
+            autoreply_note=autoreply.reason)
         if isinstance(task, CreateTask):
             records.insert_task(conn, client_id=client_id, conversation_id=conversation_id, title=task.title,
                                 task_type_id=task.task_type, task_status_id=task.task_status,
                                 department_id=task.department, user_id=task.user,
                                 source_message_pk=message_pk, now=now)
         outbox_id = None
-        if isinstance(decision.autoreply, SendReply):
-            outbox_id = self._queue_reply(conn, msg, decision.autoreply, client_id, message_pk, now)
+        if isinstance(autoreply, SendReply) and decision.composed is not None:
+            # The transactional outbox row: written with the import, sent later (at most once).
+            outbox_id = records.queue_autoreply(
+                conn, mailbox_id=box["id"], reply_to_message_pk=message_pk, to_addr=autoreply.to,
+                to_key=sender_key(autoreply.to), from_addr=autoreply.from_address,
+                message_id=decision.composed.message_id, raw=decision.composed.raw, now=now)
+        elif isinstance(autoreply, Skip) and autoreply.rule in _NOTABLE_SKIPS:
+            log.log(_NOTABLE_SKIPS[autoreply.rule], "mailbox %s: no auto-reply to message %s (%r): %s",
+                    box["description"], msg.message_id, msg.subject, autoreply.reason)
         records.mark_seen(conn, box["id"], uid, "imported", now, message_pk)
         return Outcome("imported", message_pk, outbox_id)
-
-    def merge_context(self, conn: Connection, msg: ParsedMessage, client_id: int | None) -> MergeContext:
-        client = _row(conn, s.clients, client_id)
-        name = client["name"] if client else (msg.from_addr.name if msg.from_addr else "")
-        return MergeContext(
-            client_name=name, client_email=msg.from_addr.email if msg.from_addr else "",
-            message_subject=msg.subject, message_date=format_message_date(msg.date, self.timezone),
-            mailbox_description=self.box["description"], company_name=self.company["name"],
-            company_phone=self.company["phone"], company_business_hours=self.company["business_hours"],
-            user_name=self.user["name"] if self.user else "",
-            department_name=self.department["name"] if self.department else "")
-
-    def _queue_reply(self, conn: Connection, msg: ParsedMessage, reply: SendReply, client_id: int | None,
-                     message_pk: int, now: dt.datetime) -> int | None:
-        """The transactional outbox row: written with the import, sent later (at most once)."""
-        template = self.template
-        try:
-            rendered = render_template(template["kind"], template["subject"], template["body"],
-                                       self.merge_context(conn, msg, client_id))
-        except TemplateError as exc:
-            log.warning("template %r could not be rendered, no auto-reply: %s", template["name"], exc.message)
-            return None
-        domain = reply.from_address.rpartition("@")[2] or "mailroom.invalid"
-        message_id = make_message_id(self.secret, uuid.uuid4().hex, domain)
-        email = compose_autoreply(msg, reply, rendered, display_name=self.outgoing.get("display_name") or "",
-                                  message_id=message_id, x_loop=self.policy.x_loop, now=now)
-        return conn.execute(s.outbox.insert().values(
-            mailbox_id=self.box["id"], reply_to_message_pk=message_pk, to_addr=reply.to.lower(),
-            from_addr=reply.from_address, message_id=message_id, raw=email.as_bytes(), state="pending",
-            created_at=now)).inserted_primary_key[0]
 
 
 def explain(ctx: Context, raw: bytes, description: str | None = None,

@@ -137,19 +137,25 @@ def _send_one(ctx: Context, smtp: SmtpClient, row: dict, clock, result: DrainRes
     now = clock()
     with ctx.engine.begin() as conn:
         conn.execute(t.update().where(t.c.id == row["id"]).values(state="sent", sent_at=now, last_error=None))
-        _record_sent(conn, row, now)
+        original = _record_sent(conn, row, now)
     result.sent += 1
+    log.info("outbox: auto-reply %d sent to %s, answering message %s (%r) of mailbox %s", row["id"],
+             row["to_addr"], original.get("message_id"), original.get("subject"), original.get("description"))
 
 
-def _record_sent(conn, row: dict, now: dt.datetime) -> None:
-    """Keep the sent reply on the client's record, in the original's conversation."""
-    original = conn.execute(sa.select(s.messages.c.mailbox_id, s.messages.c.client_id,
-                                      s.messages.c.conversation_id)
-                            .where(s.messages.c.id == row["reply_to_message_pk"])).mappings().first()
+def _record_sent(conn, row: dict, now: dt.datetime) -> dict:
+    """Keep the sent reply on the client's record, in the original's conversation; the
+    original's Message-ID, subject and mailbox description (empty when gone)."""
+    m = s.messages
+    original = conn.execute(sa.select(m.c.mailbox_id, m.c.client_id, m.c.conversation_id, m.c.message_id,
+                                      m.c.subject, s.mailboxes.c.description)
+                            .select_from(m.outerjoin(s.mailboxes, m.c.mailbox_id == s.mailboxes.c.id))
+                            .where(m.c.id == row["reply_to_message_pk"])).mappings().first()
+    original = dict(original) if original else {}
     msg = parse_message(row["raw"])
-    records.insert_message(conn, msg, direction="out", mailbox_id=original["mailbox_id"] if original else None,
-                           client_id=original["client_id"] if original else None,
-                           conversation_id=original["conversation_id"] if original else None,
+    records.insert_message(conn, msg, direction="out", mailbox_id=original.get("mailbox_id"),
+                           client_id=original.get("client_id"), conversation_id=original.get("conversation_id"),
                            is_reply=True, client_ambiguous=False, now=now)
+    return original
 
 

@@ -8,6 +8,7 @@ smtplib's debuglevel stays 0: at higher levels it prints AUTH exchanges.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
@@ -17,6 +18,10 @@ from mailroom.errors import MailroomError, SendError
 from mailroom.mail import diagnose
 from mailroom.mail.tls import client_context, peek_certificate, port_speaks_tls
 from mailroom.model import Endpoint
+
+# Any line end: the wire needs CRLF (RFC 5321 section 2.3.8); rows queued by an older
+# version carry bare LF.
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class SmtpClient:
@@ -45,7 +50,14 @@ class SmtpClient:
         self.close()
 
     def send(self, raw: bytes, sender: str, recipients: list[str]) -> None:
-        """Send one message; SendError(permanent=True) for a 5xx refusal."""
+        """Send one message; SendError(permanent=True) for a 5xx refusal or an address
+        that cannot go over SMTP without SMTPUTF8 (then nothing is sent)."""
+        for address in (sender, *recipients):
+            if not address.isascii():
+                # smtplib would raise UnicodeEncodeError halfway through the envelope.
+                raise SendError(f"Not sent: {address} has non-ASCII characters, which needs SMTPUTF8 "
+                                "(RFC 6531); Mailroom sends to ASCII addresses only.", permanent=True)
+        raw = _LINE_END.sub(b"\r\n", raw)
         try:
             refused = self._smtp.sendmail(sender, recipients, raw)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -62,7 +74,8 @@ class SmtpClient:
 
     def send_message(self, msg: EmailMessage) -> None:
         recipients = [a.addr_spec for h in ("To", "Cc", "Bcc") for a in (msg[h].addresses if msg[h] else ())]
-        self.send(msg.as_bytes(), msg["From"].addresses[0].addr_spec, recipients)
+        self.send(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")), msg["From"].addresses[0].addr_spec,
+                  recipients)
 
     def close(self) -> None:
         try:

@@ -7,6 +7,11 @@ never machines, never a list, and never start a mail loop. Each rule is one row 
 first (our own mail coming back beats "it is an auto-reply"). A `Skip` carries a
 stable `rule` id for logs and tests and a sentence for the user.
 
+Besides loops, the rules keep Mailroom from being a reflector for spam: replies go
+only to plain ASCII addresses (we do not speak SMTPUTF8, RFC 6531), not to a
+Return-Path our provider's SPF and DMARC checks call forged, at most once per person
+per period across all mailboxes (`sender_key`), and at most `max_per_hour` in all.
+
 Pure: the time, the business hours, what was sent to this sender before and every
 setting arrive in `AutoreplyFacts`. This module never reads the clock or the store,
 and never sends anything; it only says `SendReply` or `Skip`.
@@ -21,8 +26,12 @@ from typing import Callable, Literal
 from zoneinfo import ZoneInfo
 
 from mailroom.model import ParsedMessage
+from mailroom.rules import automated
+from mailroom.rules.authresults import forged_sender_reason
+# reply_address lives with the detectors of automated mail; it is part of this module's
+# interface too (where a reply goes).
+from mailroom.rules.automated import first_word, header_tokens, reply_address
 from mailroom.rules.hours import BusinessHours, is_within_hours
-from mailroom.rules.match import is_system_address
 
 When = Literal["new_conversation", "every_email", "new_client"]
 WHEN_CHOICES: tuple[str, ...] = ("new_conversation", "every_email", "new_client")
@@ -33,8 +42,11 @@ class AutoreplyPolicy:
     """Everything the decision needs except what thread and match work out.
 
     Addresses are compared case-insensitively. `now` and `last_reply_to_sender` are
-    aware datetimes. `last_reply_to_sender` is when this mailbox last auto-replied to
-    `reply_address(msg)`, as the shell found it in the outbox.
+    aware datetimes. `last_reply_to_sender` is when any mailbox of this install last
+    auto-replied to `sender_key(reply_address(msg))`, and `replies_last_hour` how many
+    auto-replies the install queued in the hour before `now`, as the shell found them
+    in the outbox. `trusted_authserv_id` is the Authentication-Results authserv-id of
+    the mailbox's own provider ("" when unknown: then that rule never applies).
     """
 
     enabled: bool
@@ -49,10 +61,15 @@ class AutoreplyPolicy:
     max_age: dt.timedelta = dt.timedelta(hours=24)
     rate_limit: dt.timedelta = dt.timedelta(days=7)
     last_reply_to_sender: dt.datetime | None = None
+    trusted_authserv_id: str = ""
+    max_per_hour: int = 50
+    replies_last_hour: int = 0
 
     def __post_init__(self) -> None:
         if self.when not in WHEN_CHOICES:
             raise ValueError(f"when must be one of {', '.join(WHEN_CHOICES)}, not {self.when!r}")
+        if self.max_per_hour < 1:
+            raise ValueError("max_per_hour must be 1 or more")
         for name in ("now", "last_reply_to_sender"):
             value = getattr(self, name)
             if value is not None and value.utcoffset() is None:
@@ -100,17 +117,6 @@ class Rule:
     check: Check
 
 
-def reply_address(msg: ParsedMessage) -> str | None:
-    """The envelope sender from Return-Path, lower-case: where a reply would go.
-
-    None when the header is missing, "" for the null sender "<>". The shell uses this
-    same value to look up `last_reply_to_sender`.
-    """
-    if msg.return_path is None:
-        return None
-    return msg.return_path.strip().strip("<>").strip().lower()
-
-
 def decide_autoreply(msg: ParsedMessage, facts: AutoreplyFacts) -> SendReply | Skip:
     """Reply to `msg` or skip it: the first rule in `RULES` that objects decides."""
     for rule in RULES:
@@ -124,23 +130,6 @@ def decide_autoreply(msg: ParsedMessage, facts: AutoreplyFacts) -> SendReply | S
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-def _first_word(value: str) -> str:
-    """The first token of a header value, lower-case ("auto-replied; x=y" -> "auto-replied")."""
-    return re.split(r"[\s;,(]+", value.strip(), maxsplit=1)[0].lower()
-
-
-def _tokens(value: str) -> set[str]:
-    return {token.lower() for token in re.split(r"[\s,;]+", value) if token}
-
-
-def _senders(msg: ParsedMessage) -> list[str]:
-    found = [msg.from_addr.email.lower()] if msg.from_addr and msg.from_addr.email else []
-    envelope = reply_address(msg)
-    if envelope:
-        found.append(envelope)
-    return found
-
 
 def _addressed_to(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
     """The first of our mailbox addresses among To, Cc, Resent-To, Resent-Cc, in that order."""
@@ -167,9 +156,9 @@ def _disabled(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
     return None if facts.enabled else "Auto-replies are turned off for this mailbox."
 
 
-# One plain addr-spec: no spaces, lists, comments or brackets (RFC 5321 section 4.1.2,
-# quoted local parts aside, which senders of real mail do not use).
-_ADDR_SPEC = re.compile(r'[^\s@,;:<>()\[\]\\"]+@[^\s@,;:<>()\[\]\\"]+')
+# One plain addr-spec: no spaces, controls, lists, comments or brackets (RFC 5321
+# section 4.1.2, quoted local parts aside, which senders of real mail do not use).
+_ADDR_SPEC = re.compile(r'[^\s\x00-\x1f\x7f@,;:<>()\[\]\\"]+@[^\s\x00-\x1f\x7f@,;:<>()\[\]\\"]+')
 
 
 def _null_sender(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
@@ -180,9 +169,23 @@ def _null_sender(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
     if envelope is None:
         return "The message has no Return-Path, so there is no envelope sender to reply to."
     if envelope == "":
-        return "The message came from the null sender <>, as bounces and notifications do."
+        return automated.null_sender(msg)
     if not _ADDR_SPEC.fullmatch(envelope):
         return f"The Return-Path {envelope!r} is not an address that can be replied to."
+    return None
+
+
+def _non_ascii_address(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # An internationalised address (RFC 6530/6532, e.g. jdöe@mächine.example or
+    # ann@exämple.com) can only be sent to with SMTPUTF8 (RFC 6531), which not every
+    # server offers. The decision has to be known at import time, before we talk to the
+    # server, so that `explain` and the import agree: such replies are skipped.
+    envelope = reply_address(msg) or ""
+    ours = _addressed_to(msg, facts) or ""
+    for who, address in (("The Return-Path", envelope), ("Our address", ours)):
+        if not address.isascii():
+            return (f"{who} {address} has non-ASCII characters; Mailroom does not send to "
+                    "internationalised addresses (SMTPUTF8), so no reply.")
     return None
 
 
@@ -198,56 +201,9 @@ def _x_loop(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
 def _own_address(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
     # RFC 5230 (vacation) never replies to the user's own addresses.
     own = {address.lower() for address in facts.own_addresses}
-    for sender in _senders(msg):
+    for sender in automated.senders(msg):
         if sender in own:
             return f"The message was sent by one of our own addresses ({sender})."
-    return None
-
-
-def _auto_submitted(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    # RFC 3834 section 2 and section 5; RFC 5230: any Auto-Submitted value other
-    # than "no" means software sent it. An empty value is not "no".
-    for value in msg.header("auto-submitted"):
-        if _first_word(value) != "no":
-            return f"The message is marked Auto-Submitted: {value.strip() or '(empty)'}."
-    return None
-
-
-_REPORT_TYPES = ("multipart/report", "message/delivery-status", "message/disposition-notification")
-
-
-def _report(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    # Delivery and read reports (RFC 6522, RFC 3464, RFC 8098) are answers
-    # already; RFC 3834 section 2 says never to answer them.
-    content_type = msg.content_type.split(";", 1)[0].strip().lower()
-    if content_type in _REPORT_TYPES:
-        return f"The message is a delivery or read report ({content_type})."
-    return None
-
-
-_BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
-
-
-def _precedence(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    # No standard defines it (RFC 3834 advises senders not to rely on it), but bulk
-    # and list software sets it widely, so honour it when receiving.
-    for name in ("precedence", "x-precedence"):
-        for value in msg.header(name):
-            if _first_word(value) in _BULK_PRECEDENCE:
-                return f"The message is marked {name.title()}: {value.strip()}."
-    return None
-
-
-# RFC 2369 (List-Help, -Unsubscribe, -Subscribe, -Post, -Owner, -Archive), RFC 2919
-# (List-Id), RFC 8058 (List-Unsubscribe-Post): any "List-" header is list or bulk mail
-# (RFC 5230 does not reply to them). Mailing-List is ezmlm's older equivalent.
-_LIST_HEADERS = ("mailing-list", "x-mailing-list")
-
-
-def _list_header(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    for name, _value in msg.headers:
-        if name.startswith("list-") or name in _LIST_HEADERS:
-            return f"The message comes from a mailing list or bulk sender (it has {name.title()})."
     return None
 
 
@@ -259,31 +215,9 @@ def _auto_response_suppress(msg: ParsedMessage, facts: AutoreplyFacts) -> str | 
     # All, OOF and AutoReply ask for no auto-replies. DR, NDR, RN, NRN only concern
     # delivery and read receipts, which we never send.
     for value in msg.header("x-auto-response-suppress"):
-        asked = _tokens(value) & _SUPPRESS
+        asked = header_tokens(value) & _SUPPRESS
         if asked:
             return f"The sender asked for no auto-replies (X-Auto-Response-Suppress: {value.strip()})."
-    return None
-
-
-# Headers that autoresponders and cron stamp on what they send; any value counts.
-# Feedback-ID is deliberately absent: ESPs (Amazon SES, SendGrid, ...) add it to all
-# mail they relay, including one-to-one mail from people (Amazon WorkMail sends via
-# SES), and the bulk mail it also marks carries List-Unsubscribe, which Gmail and
-# Yahoo require of bulk senders, or comes from a no-reply address.
-_AUTOREPLY_MARKERS = (
-    "x-autoreply",
-    "x-autorespond",
-    "x-autogenerated",
-    "x-autoreply-from",
-    "x-mail-autoreply",
-    "x-cron-env",
-)
-
-
-def _autoreply_marker(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    for name in _AUTOREPLY_MARKERS:
-        if msg.has_header(name):
-            return f"The message is from an autoresponder or scheduled job (it has {name.title()})."
     return None
 
 
@@ -293,18 +227,15 @@ def _spam_verdict(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
     # rspamd's X-Spam.
     for name in ("x-spam-flag", "x-spam-status", "x-spam"):
         for value in msg.header(name):
-            if _first_word(value) == "yes":
+            if first_word(value) == "yes":
                 return f"The mail server marked the message as spam ({name.title()}: {value.strip()})."
     return None
 
 
-def _system_sender(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    # RFC 5230 and RFC 3834 section 2: no replies to list robots, mailer-daemons and
-    # senders that say they read nothing.
-    for sender in _senders(msg):
-        if is_system_address(sender):
-            return f"The sender {sender} is an automated address."
-    return None
+def _forged_sender(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # Backscatter again: a Return-Path that fails both SPF and DMARC at our own
+    # provider (RFC 8601 Authentication-Results) is most likely someone else's address.
+    return forged_sender_reason(msg, facts.trusted_authserv_id, reply_address(msg) or "")
 
 
 def _not_addressed(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
@@ -360,11 +291,22 @@ def _inside_hours(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
 
 def _rate_limit(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
     # RFC 3834 section 2 and RFC 5230 (its :days tracking of previous responses):
-    # one reply per sender per period. A last reply "in the future" (a clock that was
+    # one reply per sender per period. The shell looks the sender up by `sender_key`
+    # (lower case, no +tag) across every mailbox, so neither tags nor a second
+    # mailbox make a second reply. A last reply "in the future" (a clock that was
     # wrong) also counts as recent.
     last = facts.last_reply_to_sender
     if last is not None and facts.now - last < facts.rate_limit:
         return f"This sender already had an auto-reply within the last {_duration(facts.rate_limit)}."
+    return None
+
+
+def _hourly_cap(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
+    # Last, so it counts only replies every other rule allowed: a flood of forged
+    # mail must not make this install send more than the cap to strangers.
+    if facts.replies_last_hour >= facts.max_per_hour:
+        return (f"The limit of {facts.max_per_hour} auto-replies per hour (autoreply_max_per_hour) is "
+                f"reached: {facts.replies_last_hour} were queued in the last hour.")
     return None
 
 
@@ -375,19 +317,26 @@ def _duration(span: dt.timedelta) -> str:
     return f"{hours:g} hours" if hours != 1 else "1 hour"
 
 
+def _software(detect: automated.Detector) -> Check:
+    """A detector of automated mail as a rule (they need no facts)."""
+    return lambda msg, facts: detect(msg)
+
+
 RULES: tuple[Rule, ...] = (
     Rule("disabled", _disabled),
     Rule("null-sender", _null_sender),
+    Rule("non-ascii-address", _non_ascii_address),
     Rule("x-loop", _x_loop),
     Rule("own-address", _own_address),
-    Rule("auto-submitted", _auto_submitted),
-    Rule("report", _report),
-    Rule("precedence", _precedence),
-    Rule("list-header", _list_header),
+    Rule("auto-submitted", _software(automated.auto_submitted)),
+    Rule("report", _software(automated.report)),
+    Rule("precedence", _software(automated.precedence)),
+    Rule("list-header", _software(automated.list_header)),
     Rule("auto-response-suppress", _auto_response_suppress),
-    Rule("autoreply-marker", _autoreply_marker),
+    Rule("autoreply-marker", _software(automated.autoreply_marker)),
     Rule("spam-verdict", _spam_verdict),
-    Rule("system-sender", _system_sender),
+    Rule("forged-sender", _forged_sender),
+    Rule("system-sender", _software(automated.system_sender)),
     Rule("not-addressed", _not_addressed),
     Rule("no-date", _no_date),
     Rule("too-old", _too_old),
@@ -396,4 +345,5 @@ RULES: tuple[Rule, ...] = (
     Rule("no-business-hours", _no_business_hours),
     Rule("inside-hours", _inside_hours),
     Rule("rate-limit", _rate_limit),
+    Rule("hourly-cap", _hourly_cap),
 )

@@ -1,5 +1,5 @@
 """Compose the auto-reply: turn a `SendReply` decision and a rendered template into an
-`email.message.EmailMessage` ready for the outbox.
+`email.message.EmailMessage` ready for the outbox; its `as_bytes()` are what is sent.
 
 The headers follow RFC 3834 (section 3, "Format of automatic responses") and RFC 5322
 section 3.6.4 (threading): `Auto-Submitted: auto-replied`, `In-Reply-To` and
@@ -25,10 +25,15 @@ from mailroom.model import ParsedMessage
 from mailroom.rules.autoreply import SendReply
 from mailroom.rules.templates import Rendered, one_line
 
+# The SMTP variant of the default policy: every line ends in CRLF, as RFC 5321
+# section 2.3.8 requires on the wire (bare LF is refused by strict servers as an SMTP
+# smuggling defence, and turns a whole message into one over-long line for others).
+# Headers are folded at 78 characters and body lines longer than that are sent
+# quoted-printable or base64, so no line comes near RFC 5322's limit of 998.
 # Headers we fold ourselves are written as given (refold_source="none"): the stock
 # folding turns a Message-ID longer than a line into RFC 2047 encoded words, which no
 # mail program can thread on.
-POLICY = policy.default.clone(refold_source="none")
+POLICY = policy.SMTP.clone(refold_source="none")
 
 # A msg-id we will repeat: one token, no brackets, no spaces or controls, and short
 # enough that a header line stays far below RFC 5322's 998-character limit.

@@ -1,10 +1,12 @@
 """The one decision the pipeline asks for: what to do with one incoming message.
 
 `decide(msg, facts)` runs the rules in order — client match, reply detection, task,
-auto-reply — and returns a `Decision` that the worker carries out in one store
-transaction. The worker looks up the `Facts` first (candidate clients by sender
-address, store rows for the referenced Message-IDs, the mailbox's settings, when this
-sender last had an auto-reply) and never decides anything itself.
+auto-reply, and the reply's bytes — and returns a `Decision` that the worker carries
+out in one store transaction. The worker looks up the `Facts` first (candidate clients
+by sender address, store rows for the referenced Message-IDs, the mailbox's settings,
+when this sender last had an auto-reply, how many replies went out this hour) and
+never decides anything itself. A reply that cannot be built is a `Skip` in the
+decision, so what `explain` shows is what the import does.
 
 Pure: no store, no clock, no sending. The secret is kept out of reprs so a logged
 `Facts` cannot leak it.
@@ -16,10 +18,12 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from mailroom.model import ParsedMessage
+from mailroom.rules.automated import automated_reason
 from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, Skip, decide_autoreply
 from mailroom.rules.match import ClientDecision, ClientRecord, NewClient, UnknownSender, match_client
+from mailroom.rules.reply import ComposedReply, ReplySetup, build_reply, merge_context
 from mailroom.rules.templates import one_line
-from mailroom.rules.thread import KnownMessage, ReplyInfo, detect_reply
+from mailroom.rules.thread import KnownMessage, ReplyInfo, detect_reply, make_message_id, message_id_domain
 
 MAX_TITLE = 200
 
@@ -59,8 +63,11 @@ class Facts:
     `candidates`: clients owning the sender's address. `known`: store rows for the
     ids in the message's In-Reply-To and References. `secret`: the installation's
     Message-ID signing key. The task fields are the mailbox's settings (ids, or None
-    for "any department" / "no user"). `autoreply`: the mailbox's auto-reply policy;
-    `decide` adds whether the message is a reply and from a new client.
+    for "any department" / "no user"); `tasks_for_automated_mail` opens tasks for list,
+    auto-submitted, bounce and no-reply mail too. `autoreply`: the mailbox's auto-reply
+    policy; `decide` adds whether the message is a reply and from a new client. Its
+    `own_addresses` are never made clients. `reply_setup` (None: the reply is decided
+    but not built) and `reply_nonce` (fresh for each message) make the reply itself.
     """
 
     candidates: tuple[ClientRecord, ...]
@@ -73,31 +80,53 @@ class Facts:
     department: int | None
     user: int | None
     autoreply: AutoreplyPolicy
+    tasks_for_automated_mail: bool = False
+    reply_setup: ReplySetup | None = None
+    reply_nonce: str = "reply"
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Everything to do with one message: whose it is, its thread, its task, its reply."""
+    """Everything to do with one message: whose it is, its thread, its task, its reply.
+
+    `composed` is the reply's Message-ID and bytes when `autoreply` is a SendReply and
+    the facts carried a `reply_setup`; otherwise None.
+    """
 
     client: ClientDecision
     reply: ReplyInfo
     task: TaskDecision
     autoreply: SendReply | Skip
+    composed: ComposedReply | None = None
 
 
 def decide(msg: ParsedMessage, facts: Facts) -> Decision:
     """The decision for `msg`, from the facts the shell looked up."""
-    client = match_client(msg.from_addr, facts.candidates, facts.unknown_sender)
+    own = frozenset(address.lower() for address in facts.autoreply.own_addresses)
+    client = match_client(msg.from_addr, facts.candidates, facts.unknown_sender, own)
     reply = detect_reply(msg, facts.known, facts.secret)
     autoreply_facts = facts.autoreply.with_thread(
         is_reply=reply.is_reply, is_new_client=isinstance(client, NewClient)
     )
-    return Decision(
-        client=client,
-        reply=reply,
-        task=_decide_task(msg, reply, facts),
-        autoreply=decide_autoreply(msg, autoreply_facts),
-    )
+    autoreply = decide_autoreply(msg, autoreply_facts)
+    composed = None
+    if isinstance(autoreply, SendReply) and facts.reply_setup is not None:
+        built = _build_reply(msg, autoreply, client, facts)
+        if isinstance(built, Skip):
+            autoreply = built
+        else:
+            composed = built
+    return Decision(client=client, reply=reply, task=_decide_task(msg, reply, facts),
+                    autoreply=autoreply, composed=composed)
+
+
+def _build_reply(msg: ParsedMessage, send: SendReply, client: ClientDecision, facts: Facts) -> ComposedReply | Skip:
+    setup = facts.reply_setup
+    assert setup is not None
+    message_id = make_message_id(facts.secret, facts.reply_nonce, message_id_domain(send.from_address))
+    context = merge_context(msg, client, facts.candidates, send.to, setup)
+    return build_reply(msg, send, context, setup, message_id=message_id, x_loop=facts.autoreply.x_loop,
+                       now=facts.autoreply.now)
 
 
 def _decide_task(msg: ParsedMessage, reply: ReplyInfo, facts: Facts) -> TaskDecision:
@@ -109,6 +138,11 @@ def _decide_task(msg: ParsedMessage, reply: ReplyInfo, facts: Facts) -> TaskDeci
         return NoTask("It replies to an earlier conversation; tasks are opened for new ones only.")
     if not facts.create_tasks:
         return NoTask("This mailbox does not create tasks.")
+    software = automated_reason(msg)
+    if software is not None and not facts.tasks_for_automated_mail:
+        # Newsletters, out-of-office replies, bounces and no-reply mail are nobody's
+        # task; the mailbox setting tasks_for_automated_mail opens tasks for them too.
+        return NoTask(f"{software[1]} Automated mail gets no task (tasks_for_automated_mail is off).")
     if facts.task_type is None or facts.task_status is None:
         return NoTask("This mailbox creates tasks, but has no task type or status set.")
     return CreateTask(

@@ -6,14 +6,15 @@ passes them in as `ClientRecord`s; `match_client` turns that, and the company's
 
 Pure: no database, and no guessing from anything but the sender's address (Reply-To is
 not trusted for filing). It also holds `is_system_address`, the test for senders that
-are machines rather than people, shared with the auto-reply rules.
+are machines rather than people, and `sender_key`, the form of an address the
+auto-reply rate limit counts by; both are shared with the auto-reply rules.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Collection, Literal, Sequence
 
 from mailroom.model import Address
 
@@ -79,10 +80,23 @@ def is_system_address(email: str) -> bool:
     return compact in _SYSTEM_EXACT or compact.startswith(_SYSTEM_PREFIXES)
 
 
+def sender_key(email: str) -> str:
+    """`email` as the auto-reply rate limit counts it: lower case, "+detail" dropped.
+
+    RFC 5233 subaddresses ("ann+1@x", "ann+2@x") reach the same person, so fifty
+    tagged copies of a message must not earn fifty replies.
+    """
+    local, at, domain = email.strip().strip("<>").strip().lower().rpartition("@")
+    if not at:
+        return email.strip().lower()
+    return f"{local.split('+', 1)[0] or local}@{domain}"
+
+
 def match_client(
     sender: Address | None,
     candidates: Sequence[ClientRecord],
     unknown_sender: UnknownSender,
+    own_addresses: Collection[str] = (),
 ) -> ClientDecision:
     """Decide which client the message from `sender` is filed against.
 
@@ -90,14 +104,18 @@ def match_client(
     them. With none, `unknown_sender` says whether to create a client ("create") or
     leave the message unmatched ("leave_unmatched"). A system sender (bounce,
     no-reply, list robot) never becomes a new client, though a client the user has
-    deliberately given such an address still matches.
+    deliberately given such an address still matches. Mail from one of the install's
+    `own_addresses` (lower-case: the outgoing account, every mailbox and alias) is
+    never filed against a client, not even one that wrongly holds that address.
     """
     if unknown_sender not in ("create", "leave_unmatched"):
         raise ValueError(f"unknown_sender must be 'create' or 'leave_unmatched', not {unknown_sender!r}")
+    email = sender.email.strip().lower() if sender is not None else ""
+    if email and email in own_addresses:
+        return Unmatched(f"{email} is one of our own addresses, so the message is not filed against a client.")
     if candidates:
         ids = tuple(sorted({client.id for client in candidates}))
         return Matched(client_id=ids[0], ambiguous=len(ids) > 1, candidate_ids=ids)
-    email = sender.email.strip().lower() if sender is not None else ""
     if "@" not in email:
         return Unmatched("The message has no sender address.")
     if unknown_sender == "leave_unmatched":

@@ -82,6 +82,13 @@ def make_message_id(secret: bytes, nonce: str, domain: str) -> str:
     return f"{_PREFIX}.{nonce}.{_mac(secret, nonce)}@{domain}"
 
 
+def message_id_domain(address: str) -> str:
+    """The domain for our Message-IDs sent from `address`; "mailroom.invalid" when the
+    address has none that fits a Message-ID (e.g. an internationalised one)."""
+    domain = address.rpartition("@")[2]
+    return domain if _DOMAIN.fullmatch(domain) else "mailroom.invalid"
+
+
 def is_our_message_id(secret: bytes, message_id: str) -> bool:
     """True when `message_id` (with or without <>) was made by `make_message_id`."""
     if not secret:

@@ -114,7 +114,9 @@ SECTIONS: tuple[Section, ...] = (
         Field("unknown_sender", "str", "Email from an unknown address: create a client for it, "
               "or leave it unmatched.", "create", choices=("create", "leave_unmatched")),
         Field("autoreply_rate_limit_days", "int", "Auto-reply to the same sender at most once "
-              "in this many days, per mailbox.", 7, check=check_positive),
+              "in this many days, across all mailboxes (ann+tag@ counts as ann@).", 7, check=check_positive),
+        Field("autoreply_max_per_hour", "int", "Send at most this many auto-replies per hour in all; "
+              "the rest are skipped, with the reason recorded.", 50, check=check_positive),
     )),
     Section("outgoing", "The SMTP account that sends test emails and auto-replies.", single=True,
             table="outgoing", fields=(
@@ -167,6 +169,8 @@ SECTIONS: tuple[Section, ...] = (
         Field("department", "ref", "Department new tasks are assigned to (optional).", None, ref="departments"),
         Field("user", "ref", "Person new tasks are assigned to (optional).", None, ref="users"),
         Field("create_tasks", "bool", "Create a task for each new conversation.", False),
+        Field("tasks_for_automated_mail", "bool", "Also create tasks for mailing-list, auto-submitted "
+              "(out-of-office), bounce and no-reply mail.", False),
         Field("task_type", "ref", "Type of the tasks created.", None, ref="task_types"),
         Field("task_status", "ref", "Status of the tasks created.", None, ref="task_statuses"),
         Field("autoreply", "bool", "Send an auto-reply.", False),
@@ -174,6 +178,9 @@ SECTIONS: tuple[Section, ...] = (
         Field("autoreply_when", "str", "When to auto-reply: new_conversation, new_client or every_email.",
               "new_conversation", choices=("new_conversation", "new_client", "every_email")),
         Field("autoreply_outside_hours_only", "bool", "Auto-reply only outside business hours.", False),
+        Field("authserv_id", "str", "The authserv-id in your provider's Authentication-Results header "
+              "(RFC 8601), e.g. mx.google.com: no auto-reply when its SPF and DMARC checks both fail. "
+              "Blank: known for Gmail hosts.", "", check=check_host),
         Field("poll_minutes", "int", "Check for new mail every this many minutes.", 5, check=check_positive),
         Field("enabled", "bool", "Check this mailbox.", True),
         Field("ca_file", "str", "Optional: a CA certificate file to trust for this server.", None,

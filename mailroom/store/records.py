@@ -38,13 +38,15 @@ def mark_seen_many(conn: Connection, mailbox_id: int, uids: Iterable[str], state
 
 
 # The statements below are built once: building a Core statement per call (`.values()`,
-# `.where()`) cost more than running it. Lookups filter by their selective column only
-# and check the mailbox in Python: with both in the WHERE clause, SQLite (no statistics)
-# picked the mailbox_id index and scanned every message of the mailbox for each new one.
-_FIND_DUPLICATE = sa.select(s.messages.c.id, s.messages.c.mailbox_id).where(
+# `.where()`) cost more than running it. Lookups filter by their selective column only:
+# with a mailbox_id in the WHERE clause too, SQLite (no statistics) picked the
+# mailbox_id index and scanned every message of the mailbox for each new one.
+_FIND_DUPLICATE = sa.select(sa.func.min(s.messages.c.id)).where(
     s.messages.c.message_id == sa.bindparam("message_id"), s.messages.c.raw_sha256 == sa.bindparam("raw_sha256"))
-_LAST_AUTOREPLY = (sa.select(s.outbox.c.mailbox_id, sa.func.max(s.outbox.c.created_at))
-                   .where(s.outbox.c.to_addr == sa.bindparam("to_addr")).group_by(s.outbox.c.mailbox_id))
+_LAST_AUTOREPLY = sa.select(sa.func.max(s.outbox.c.created_at)).where(s.outbox.c.to_key == sa.bindparam("to_key"))
+_AUTOREPLIES_SINCE = sa.select(sa.func.count()).select_from(s.outbox).where(
+    s.outbox.c.created_at >= sa.bindparam("since"))
+_INSERT_OUTBOX = s.outbox.insert()
 _CLIENT_IDS = sa.select(s.client_emails.c.client_id).where(s.client_emails.c.email == sa.bindparam("email"))
 _CLIENT_EMAILS = sa.select(s.client_emails.c.client_id, s.client_emails.c.email).where(
     s.client_emails.c.client_id.in_(sa.bindparam("ids", expanding=True)))
@@ -64,10 +66,9 @@ _INSERT_ATTACHMENTS = s.attachments.insert()
 _INSERT_TASK = s.tasks.insert()
 
 
-def find_duplicate(conn: Connection, mailbox_id: int, message_id: str, raw_sha256: str) -> int | None:
-    """A message already stored from this mailbox with the same Message-ID and bytes."""
-    rows = conn.execute(_FIND_DUPLICATE, {"message_id": message_id, "raw_sha256": raw_sha256})
-    return min((pk for pk, box in rows if box == mailbox_id), default=None)
+def find_duplicate(conn: Connection, message_id: str, raw_sha256: str) -> int | None:
+    """A message already stored, from any mailbox, with the same Message-ID and bytes."""
+    return conn.execute(_FIND_DUPLICATE, {"message_id": message_id, "raw_sha256": raw_sha256}).scalar()
 
 
 def client_candidates(conn: Connection, email: str) -> list[ClientRecord]:
@@ -90,9 +91,23 @@ def known_messages(conn: Connection, message_ids: Iterable[str]) -> dict[str, Kn
             for mid, conv, task_id, direction in rows}
 
 
-def last_autoreply(conn: Connection, mailbox_id: int, to_addr: str) -> dt.datetime | None:
-    latest = dict(conn.execute(_LAST_AUTOREPLY, {"to_addr": to_addr.lower()}).all())
-    return latest.get(mailbox_id)
+def last_autoreply(conn: Connection, to_key: str) -> dt.datetime | None:
+    """When any mailbox last queued an auto-reply to `to_key` (see rules.match.sender_key)."""
+    return conn.execute(_LAST_AUTOREPLY, {"to_key": to_key}).scalar()
+
+
+def autoreplies_since(conn: Connection, since: dt.datetime) -> int:
+    """How many auto-replies the whole install queued at or after `since`, whatever became of them."""
+    return conn.execute(_AUTOREPLIES_SINCE, {"since": since}).scalar()
+
+
+def queue_autoreply(conn: Connection, *, mailbox_id: int, reply_to_message_pk: int, to_addr: str, to_key: str,
+                    from_addr: str, message_id: str, raw: bytes, now: dt.datetime) -> int:
+    """The pending outbox row of one auto-reply; `to_key` is what the rate limit looks up."""
+    return conn.execute(_INSERT_OUTBOX, dict(
+        mailbox_id=mailbox_id, reply_to_message_pk=reply_to_message_pk, to_addr=to_addr.lower(), to_key=to_key,
+        from_addr=from_addr, message_id=message_id, raw=raw, state="pending",
+        created_at=now)).inserted_primary_key[0]
 
 
 def insert_client(conn: Connection, name: str, email: str, now: dt.datetime) -> int:
@@ -113,7 +128,9 @@ def _addresses(addrs) -> str:
 
 def insert_message(conn: Connection, msg: ParsedMessage, *, direction: str, mailbox_id: int | None,
                    client_id: int | None, conversation_id: int | None, is_reply: bool,
-                   client_ambiguous: bool, now: dt.datetime) -> int:
+                   client_ambiguous: bool, now: dt.datetime, task_note: str | None = None,
+                   autoreply_rule: str | None = None, autoreply_note: str | None = None) -> int:
+    """Store one message; the notes say why it got no task and why it got, or not, an auto-reply."""
     pk = conn.execute(_INSERT_MESSAGE, dict(
         direction=direction, mailbox_id=mailbox_id, client_id=client_id, conversation_id=conversation_id,
         message_id=msg.message_id, in_reply_to=" ".join(msg.in_reply_to), references=" ".join(msg.references),
@@ -121,6 +138,7 @@ def insert_message(conn: Connection, msg: ParsedMessage, *, direction: str, mail
         from_name=msg.from_addr.name if msg.from_addr else "", to_addrs=_addresses(msg.to),
         cc_addrs=_addresses(msg.cc), date=msg.date, text=msg.text, html=msg.html,
         raw_sha256=msg.raw_sha256, size=msg.size, is_reply=is_reply, client_ambiguous=client_ambiguous,
+        task_note=task_note, autoreply_rule=autoreply_rule, autoreply_note=autoreply_note,
         created_at=now)).inserted_primary_key[0]
     if msg.attachments:
         conn.execute(_INSERT_ATTACHMENTS, [

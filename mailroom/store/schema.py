@@ -63,6 +63,7 @@ company = sa.Table(
     sa.Column("business_hours", sa.String(200), nullable=False, server_default=""),
     sa.Column("unknown_sender", sa.String(20), nullable=False, server_default="create"),
     sa.Column("autoreply_rate_limit_days", sa.Integer, nullable=False, server_default="7"),
+    sa.Column("autoreply_max_per_hour", sa.Integer, nullable=False, server_default="50"),
 )
 
 outgoing = sa.Table(
@@ -114,6 +115,7 @@ mailboxes = sa.Table(
     _fk("department_id", "departments"),
     _fk("user_id", "users"),
     sa.Column("create_tasks", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("tasks_for_automated_mail", sa.Boolean, nullable=False, server_default=sa.false()),
     _fk("task_type_id", "task_types"),
     _fk("task_status_id", "task_statuses"),
     sa.Column("autoreply", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -123,6 +125,7 @@ mailboxes = sa.Table(
     sa.Column("poll_minutes", sa.Integer, nullable=False, server_default="5"),
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("ca_file", sa.String(1024)),
+    sa.Column("authserv_id", sa.String(255), nullable=False, server_default=""),
 )
 
 # --- what the pipeline records --------------------------------------------------
@@ -163,6 +166,11 @@ messages = sa.Table(
     sa.Column("is_reply", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("client_ambiguous", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Why the decision was what it was, for the activity log: no task (NoTask's reason),
+    # and the auto-reply's reason, with the rule id when it was skipped.
+    sa.Column("task_note", sa.Text),
+    sa.Column("autoreply_rule", sa.String(40)),
+    sa.Column("autoreply_note", sa.Text),
 )
 
 attachments = sa.Table("attachments", metadata, _id(),
@@ -206,6 +214,8 @@ outbox = sa.Table("outbox", metadata, _id(),
                   sa.Column("reply_to_message_pk", sa.Integer,
                             sa.ForeignKey("messages.id", ondelete="SET NULL"), unique=True),
                   sa.Column("to_addr", sa.String(320), nullable=False, index=True),
+                  # to_addr as the rate limit counts it (rules.match.sender_key)
+                  sa.Column("to_key", sa.String(320), nullable=False, server_default="", index=True),
                   sa.Column("from_addr", sa.String(320), nullable=False),
                   sa.Column("message_id", sa.String(998), nullable=False),
                   sa.Column("raw", sa.LargeBinary, nullable=False),
@@ -213,7 +223,7 @@ outbox = sa.Table("outbox", metadata, _id(),
                   sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
                   sa.Column("last_error", sa.Text),
                   sa.Column("next_attempt_at", UTCDateTime),
-                  sa.Column("created_at", UTCDateTime, nullable=False),
+                  sa.Column("created_at", UTCDateTime, nullable=False, index=True),
                   sa.Column("sent_at", UTCDateTime))
 
 runs = sa.Table("runs", metadata, _id(),

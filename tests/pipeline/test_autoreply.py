@@ -204,3 +204,39 @@ def test_a_row_left_sending_by_a_dead_sender_becomes_uncertain_and_is_never_sent
     assert drain(ctx).sent == 0 and len(smtp.capture) == 0
     assert outbox_states(ctx) == ["uncertain"]
     assert json.loads(run_cli("stats", "--json").stdout)["outbox"]["uncertain"] == 1
+
+
+# A 20-line form letter (3 kB) and an HTML email (6 kB) with the long lines page editors write.
+LETTER = {"name": "Letter", "kind": "form_letter", "subject": "Your enquiry: {{ message.subject }}",
+          "body": "Dear {{ client.first_name }},\n\n" + "".join(
+              f"{i}. Thank you for writing to {{{{ company.name }}}}; this paragraph explains our packages, "
+              "our booking terms, the deposit and the delivery of your photographs in detail.\n"
+              for i in range(1, 21)) + "\nKind regards,\n{{ company.name }}\n"}
+PAGE = {"name": "Page", "kind": "html_email", "subject": "Welcome to {{ company.name }}",
+        "body": "<!DOCTYPE html><html><body>" + "".join(
+            f'<p style="margin:0 0 12px 0;font-family:Georgia,serif;color:#333">Section {i}: '
+            "{{ company.name }} covers weddings, portraits and events, with prints, albums and "
+            "online galleries for every client.</p>" for i in range(1, 33)) + "</body></html>"}
+
+
+def test_long_form_letters_and_html_emails_go_out_with_crlf_and_short_lines(ctx, configure, mailbox_user, smtp):
+    # RFC 5321 section 2.3.8: CRLF only. Bare LF made the whole reply one line, which
+    # the server refused ("500 Line too long"); strict servers refuse bare LF outright.
+    assert len(LETTER["body"]) > 3000 and len(PAGE["body"]) > 6000
+    for i, template in enumerate(("Letter", "Page")):
+        box = configure(templates=[LETTER, PAGE], autoreply=True, autoreply_template=template,
+                        company={"name": "Lumen Photography"})
+        mailbox_user.deliver(inquiry(i, mailbox_user))
+        assert len(MailboxRun(ctx, box).run().outbox_ids) == 1
+        result = drain(ctx)
+        assert (result.sent, result.failed) == (1, 0), outbox_states(ctx)
+    sent = smtp.capture.wait_for(2)
+    assert [m["msg"].get_content_type() for m in sent] == ["text/plain", "multipart/alternative"]
+    for message in sent:
+        raw = message["raw"]
+        assert len(raw) > 3000
+        assert b"\n" not in raw.replace(b"\r\n", b""), "a bare LF went out"
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    assert "20. Thank you for writing to Lumen Photography" in sent[0]["msg"].get_content()
+    assert "Section 32: Lumen Photography" in sent[1]["msg"].get_body(("html",)).get_content()
+    assert outbox_states(ctx) == ["sent", "sent"]

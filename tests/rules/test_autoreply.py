@@ -54,6 +54,24 @@ def h(*pairs):
     return {"extra_headers": pairs}
 
 
+GOOGLE = {"trusted_authserv_id": "mx.google.com"}
+
+
+def auth(value: str, *more: str, **msg_overrides):
+    """Authentication-Results headers, topmost first, for make_msg."""
+    return {"extra_headers": [("Authentication-Results", v) for v in (value, *more)], **msg_overrides}
+
+
+# What Gmail stamps on mail whose Return-Path (client.example) it found forged.
+FORGED = ("mx.google.com;\r\n       dkim=none;\r\n"
+          "       spf=softfail (google.com: domain of transitioning jane.doe@client.example does not designate "
+          "203.0.113.9 as permitted sender) smtp.mailfrom=jane.doe@client.example;\r\n"
+          "       dmarc=fail (p=NONE sp=NONE dis=NONE) header.from=client.example")
+GENUINE = ("mx.google.com; dkim=pass header.i=@client.example header.s=s1 header.b=AbC; spf=pass "
+           "(google.com: domain of jane.doe@client.example designates 198.51.100.7 as permitted sender) "
+           "smtp.mailfrom=jane.doe@client.example; dmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=client.example")
+
+
 # (rule, message overrides, facts overrides) -> Skip with that rule
 TRIGGERS = [
     ("disabled", {}, {"enabled": False}),
@@ -63,6 +81,13 @@ TRIGGERS = [
     ("null-sender", {"return_path": "MAILER-DAEMON"}, {}),
     ("null-sender", {"return_path": "jane@client.example, boss@client.example"}, {}),
     ("null-sender", {"return_path": "jane@client.example\r\nBcc: x@y.example"}, {}),
+    ("null-sender", {"return_path": "ja\x01ne@client.example"}, {}),
+    ("null-sender", {"return_path": "jane@client.example\x7f"}, {}),
+    ("non-ascii-address", {"return_path": "ann@ex\u00e4mple.com"}, {}),
+    ("non-ascii-address", {"return_path": "jd\u00f6e@m\u00e4chine.example",
+                           "from_addr": Address("J D\u00f6e", "jd\u00f6e@m\u00e4chine.example")}, {}),
+    ("non-ascii-address", {"to": (Address("", "h\u00e9llo@studio.example"),)},
+     {"mailbox_addresses": ("h\u00e9llo@studio.example",)}),
     ("x-loop", h(("X-Loop", X_LOOP)), {}),
     ("x-loop", h(("X-Loop", f"  {X_LOOP.upper()} ")), {}),
     ("own-address", {"from_addr": Address("Studio", "Accounts@Studio.example")}, {}),
@@ -98,6 +123,16 @@ TRIGGERS = [
     ("spam-verdict", h(("X-Spam-Flag", "YES")), {}),
     ("spam-verdict", h(("X-Spam-Status", "Yes, score=9.1 required=5.0")), {}),
     ("spam-verdict", h(("X-Spam", "yes")), {}),
+    ("forged-sender", auth(FORGED), GOOGLE),
+    ("forged-sender", auth(FORGED.replace("softfail", "fail")), {"trusted_authserv_id": "MX.Google.com"}),
+    # The topmost instance from our provider decides, even with a "pass" forged below it.
+    ("forged-sender", auth(FORGED, GENUINE), GOOGLE),
+    # Another server's header above ours changes nothing.
+    ("forged-sender", auth("relay.example; spf=pass smtp.mailfrom=jane.doe@client.example", FORGED), GOOGLE),
+    # A Microsoft-style mailfrom (domain only), a comment with ";" and nested parentheses,
+    # a quoted authserv-id and a version.
+    ("forged-sender", auth('"mx.google.com" 1; spf=fail (a; (nested) comment) smtp.mailfrom=client.example; '
+                           'dmarc=fail reason="no; alignment" header.from=client.example'), GOOGLE),
     ("system-sender", {"from_addr": Address("", "MAILER-DAEMON@mx.example")}, {}),
     ("system-sender", {"from_addr": Address("", "postmaster@client.example")}, {}),
     ("system-sender", {"from_addr": Address("", "LISTSERV@lists.example")}, {}),
@@ -121,6 +156,8 @@ TRIGGERS = [
     ("inside-hours", {}, {"outside_hours_only": True}),
     ("rate-limit", {}, {"last_reply_to_sender": NOW - dt.timedelta(days=6, hours=23)}),
     ("rate-limit", {}, {"last_reply_to_sender": NOW + dt.timedelta(hours=1)}),
+    ("hourly-cap", {}, {"replies_last_hour": 50}),
+    ("hourly-cap", {}, {"max_per_hour": 1, "replies_last_hour": 7}),
 ]
 
 # (what it shows, message overrides, facts overrides) -> still SendReply
@@ -161,6 +198,22 @@ NEAR_MISSES = [
     ("no hours needed when not outside-only", {}, {"business_hours": None}),
     ("last reply 7 days ago", {}, {"last_reply_to_sender": NOW - dt.timedelta(days=7)}),
     ("no rate limit", {}, {"rate_limit": dt.timedelta(0), "last_reply_to_sender": NOW}),
+    ("a non-ASCII display name is fine", {"from_addr": Address("Zo\u00eb Lumi\u00e8re", CLIENT)}, {}),
+    ("forged header, but no trusted authserv-id", auth(FORGED), {}),
+    ("SPF and DMARC pass", auth(GENUINE), GOOGLE),
+    ("failing header from someone else's server", auth(FORGED.replace("mx.google.com", "mx.evil.example")),
+     GOOGLE),
+    ("our provider's genuine pass above a forged fail", auth(GENUINE, FORGED), GOOGLE),
+    ("SPF fails but DMARC passes (a forward)", auth(FORGED.replace("dmarc=fail", "dmarc=pass")), GOOGLE),
+    ("DMARC fails but SPF passes", auth(FORGED.replace("spf=softfail", "spf=pass")), GOOGLE),
+    ("SPF neutral", auth(FORGED.replace("spf=softfail", "spf=neutral")), GOOGLE),
+    ("SPF fails for another domain than the Return-Path's",
+     auth(FORGED.replace("smtp.mailfrom=jane.doe@client.example", "smtp.mailfrom=x@other.example")), GOOGLE),
+    ("the SPF result is for the HELO name",
+     auth(FORGED.replace("smtp.mailfrom=jane.doe@client.example", "smtp.helo=mail.client.example")), GOOGLE),
+    ("an unreadable header from our provider", auth("mx.google.com; spf=softfail (never closed; dmarc=fail"),
+     GOOGLE),
+    ("49 replies this hour", {}, {"replies_last_hour": 49}),
 ]
 
 
@@ -240,6 +293,7 @@ def test_reply_address(make_msg, return_path, expected):
         ({"when": "sometimes"}, "when must be one of"),
         ({"now": dt.datetime(2026, 3, 4, 12, 0)}, "now must be an aware datetime"),
         ({"last_reply_to_sender": dt.datetime(2026, 3, 4, 12, 0)}, "last_reply_to_sender"),
+        ({"max_per_hour": 0}, "max_per_hour"),
     ],
 )
 def test_policy_refuses_bad_settings(overrides, message):

@@ -30,8 +30,16 @@ def compose(original, rendered=TEXT, **overrides):
 
 
 def reparsed(message):
-    """The message as a receiving mail program sees it."""
-    return email.message_from_bytes(message.as_bytes(), policy=policy.default)
+    """The message as a receiving mail program sees it (stored with local line ends)."""
+    return email.message_from_bytes(message.as_bytes().replace(b"\r\n", b"\n"), policy=policy.default)
+
+
+LONG_LETTER = Rendered("Your enquiry", "".join(
+    f"Paragraph {i}: " + "we will get back to you about the dates, the venue and the prints " * 6 + "\n"
+    for i in range(8)), None)
+LONG_HTML = Rendered("Welcome", "Welcome\n", "<html><body>" + "".join(
+    f'<p style="margin:0 0 12px 0;font-family:Georgia,serif">Section {i}: ' + "details of our packages " * 12
+    + "</p>" for i in range(20)) + "</body></html>")
 
 
 def test_headers(make_msg):
@@ -94,11 +102,25 @@ def test_long_threads_keep_the_root_and_the_newest(make_msg):
 def test_long_ids_survive_the_wire_unencoded(make_msg):
     original = make_msg(message_id=LONG_ID, references=(LONG_ID.replace("CAF", "ROOT"),) * 3)
     raw = compose(original).as_bytes()
-    assert b"=?utf-8?" not in raw.split(b"\n\n", 1)[0]
+    assert b"=?utf-8?" not in raw.split(b"\r\n\r\n", 1)[0]
     assert all(len(line) <= 998 for line in raw.splitlines())
     sent = reparsed(compose(original))
     assert sent["In-Reply-To"] == f"<{LONG_ID}>"
     assert sent["References"].split()[-1] == f"<{LONG_ID}>"
+
+
+@pytest.mark.parametrize("rendered", [TEXT, HTML, LONG_LETTER, LONG_HTML], ids=["text", "html", "3kB", "6kB"])
+def test_the_bytes_end_lines_in_crlf_and_stay_short(make_msg, rendered):
+    # RFC 5321 section 2.3.8 (CRLF only; bare LF is refused by strict servers) and
+    # RFC 5322 section 2.1.1 (at most 998 characters a line).
+    assert len(LONG_LETTER.text) > 3000 and len(LONG_HTML.html) > 6000
+    raw = compose(make_msg(), rendered).as_bytes()
+    assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    sent = reparsed(compose(make_msg(), rendered))
+    assert sent.get_body(("plain",)).get_content() == rendered.text
+    if rendered.html is not None:
+        assert sent.get_body(("html",)).get_content().strip() == rendered.html
 
 
 def test_plain_text_form_letter(make_msg):

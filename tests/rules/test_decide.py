@@ -89,12 +89,24 @@ def with_policy(**changes):
         ({}, {"unknown_sender": "leave_unmatched"},
          Unmatched(f"No client has the address {CLIENT}, and new senders are left unmatched."),
          ReplyInfo(False, None, None, None, None), NEW_TASK, SendReply),
-        # A bounce: no client created, task still opened (someone should see it), no reply.
+        # A bounce: no client created, no task (it is nobody's job), no reply.
         ({"from_addr": Address("Mail Delivery System", "MAILER-DAEMON@mx.example"), "return_path": "",
           "subject": "Undelivered Mail Returned to Sender", "content_type": "multipart/report"}, {},
          Unmatched("mailer-daemon@mx.example is an automated sender, so no client was created."),
          ReplyInfo(False, None, None, None, None),
+         NoTask("The message came from the null sender <>, as bounces and notifications do. Automated mail "
+                "gets no task (tasks_for_automated_mail is off)."), "null-sender"),
+        # ... unless the mailbox asks for tasks for automated mail too.
+        ({"from_addr": Address("Mail Delivery System", "MAILER-DAEMON@mx.example"), "return_path": "",
+          "subject": "Undelivered Mail Returned to Sender", "content_type": "multipart/report"},
+         {"tasks_for_automated_mail": True},
+         Unmatched("mailer-daemon@mx.example is an automated sender, so no client was created."),
+         ReplyInfo(False, None, None, None, None),
          dataclasses.replace(NEW_TASK, title="Undelivered Mail Returned to Sender"), "null-sender"),
+        # Our own address writing in: no client, though it is filed and tasked as usual.
+        ({"from_addr": Address("Studio", MAILBOX), "return_path": MAILBOX}, {},
+         Unmatched(f"{MAILBOX} is one of our own addresses, so the message is not filed against a client."),
+         ReplyInfo(False, None, None, None, None), NEW_TASK, "own-address"),
     ],
 )
 def test_decide(make_msg, msg_overrides, fact_overrides, client, reply, task, autoreply):
@@ -134,3 +146,73 @@ def test_decide_is_repeatable(make_msg):
 def test_autoreply_rate_limit_and_age_flow_through(make_msg):
     facts = dataclasses.replace(FACTS, **with_policy(last_reply_to_sender=NOW - dt.timedelta(days=1)))
     assert decide(make_msg(), facts).autoreply.rule == "rate-limit"
+
+
+def h(*pairs):
+    return {"extra_headers": pairs}
+
+
+NEWSLETTER = h(("List-Id", "<news.shop.example>"), ("List-Unsubscribe", "<mailto:u@shop.example>"))
+OUT_OF_OFFICE = h(("Auto-Submitted", "auto-replied"))
+AUTORESPONDER = h(("X-Autoreply", "yes"))
+BOUNCE = {"return_path": "", "from_addr": Address("", "MAILER-DAEMON@mx.example"),
+          "content_type": "multipart/report"}
+NO_REPLY = {"from_addr": Address("Shop", "no-reply@shop.example"), "return_path": "bounce-7@shop.example"}
+BULK = h(("Precedence", "bulk"))
+REPORT = {"content_type": "message/disposition-notification"}
+
+
+@pytest.mark.parametrize(
+    ("msg_overrides", "detector"),
+    [
+        (NEWSLETTER, "mailing list"),
+        (OUT_OF_OFFICE, "Auto-Submitted: auto-replied"),
+        (AUTORESPONDER, "autoresponder"),
+        (BOUNCE, "null sender"),
+        (NO_REPLY, "no-reply@shop.example is an automated address"),
+        (BULK, "Precedence: bulk"),
+        (REPORT, "read report"),
+    ],
+)
+def test_automated_mail_gets_no_task_unless_asked(make_msg, msg_overrides, detector):
+    msg = make_msg(**msg_overrides)
+    task = decide(msg, FACTS).task
+    assert isinstance(task, NoTask) and detector in task.reason and "tasks_for_automated_mail" in task.reason
+    asked = dataclasses.replace(FACTS, tasks_for_automated_mail=True)
+    assert isinstance(decide(msg, asked).task, CreateTask)
+
+
+@pytest.mark.parametrize(
+    "msg_overrides",
+    [
+        {},
+        # Not proof of software: no Return-Path at all, Outlook's suppress header, a
+        # person's Precedence, Auto-Submitted: no, a Feedback-ID from an ESP.
+        {"return_path": None},
+        h(("X-Auto-Response-Suppress", "All")),
+        h(("Precedence", "first-class")),
+        h(("Auto-Submitted", "no")),
+        h(("Feedback-ID", "1.eu-west-1.abc:AmazonSES")),
+    ],
+)
+def test_a_person_s_mail_still_gets_a_task(make_msg, msg_overrides):
+    assert decide(make_msg(**msg_overrides), FACTS).task == NEW_TASK
+
+
+def test_the_reply_is_built_while_deciding(make_msg):
+    from mailroom.rules.reply import ReplySetup
+
+    setup = ReplySetup(template_name="Thanks", template_kind="form_letter", template_subject="Thanks",
+                       template_body="Dear {{ client.first_name }},\nwe got it.\n", display_name="Studio",
+                       timezone=ZoneInfo("Europe/London"))
+    built = decide(make_msg(), dataclasses.replace(FACTS, reply_setup=setup, reply_nonce="n42"))
+    assert isinstance(built.autoreply, SendReply)
+    assert built.composed.message_id == make_message_id(SECRET, "n42", "studio.example")
+    assert b"Dear Jane,\r\nwe got it." in built.composed.raw
+    # A template that fails for this message: the decision says so, nothing to send.
+    broken = dataclasses.replace(setup, template_body="Ref {{ message.subject.split()[0] }}")
+    failed = decide(make_msg(subject=""), dataclasses.replace(FACTS, reply_setup=broken))
+    assert failed.autoreply.rule == "template-failed" and failed.composed is None
+    assert "'Thanks' could not be rendered" in failed.autoreply.reason
+    # Without a setup the reply is decided, not built.
+    assert decide(make_msg(), FACTS).composed is None

@@ -13,6 +13,7 @@ from mailroom.rules.match import (
     client_name,
     is_system_address,
     match_client,
+    sender_key,
 )
 
 JANE = Address("Jane Doe", "jane.doe@client.example")
@@ -46,6 +47,47 @@ CAROL = ClientRecord(12, "Carol", ("jane.doe@client.example",))
 )
 def test_match_client(sender, candidates, setting, expected):
     assert match_client(sender, candidates, setting) == expected
+
+
+OWN = frozenset({"hello@studio.example", "bookings@studio.example", "smtp-out@studio.example"})
+
+
+@pytest.mark.parametrize(
+    ("sender", "candidates", "expected"),
+    [
+        # The studio's own address never becomes a client ...
+        (Address("Studio", "hello@studio.example"), [], Unmatched(
+            "hello@studio.example is one of our own addresses, so the message is not filed against a client.")),
+        (Address("", "Bookings@Studio.example"), [], Unmatched(
+            "bookings@studio.example is one of our own addresses, so the message is not filed against a client.")),
+        # ... nor is filed against a client that wrongly holds it.
+        (Address("", "smtp-out@studio.example"), [ClientRecord(4, "Oops", ("smtp-out@studio.example",))],
+         Unmatched("smtp-out@studio.example is one of our own addresses, so the message is not filed "
+                   "against a client.")),
+        # Near misses: another address at our domain, and a client's own address.
+        (Address("Ann", "ann@studio.example"), [], NewClient("Ann", "ann@studio.example")),
+        (JANE, [ANN], Matched(7, False, (7,))),
+    ],
+)
+def test_our_own_addresses_never_become_clients(sender, candidates, expected):
+    assert match_client(sender, candidates, "create", OWN) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("target+1@victim.example", "target@victim.example"),
+        ("Target+Promo+2@Victim.Example", "target@victim.example"),
+        (" <Ann@X.example> ", "ann@x.example"),
+        ("ann@x.example", "ann@x.example"),
+        ("ann.b@x.example", "ann.b@x.example"),        # dots are kept: not every provider ignores them
+        ("ann-news@x.example", "ann-news@x.example"),  # only "+" separates a subaddress (RFC 5233)
+        ("+only@x.example", "+only@x.example"),        # no local part left: keep it whole
+        ("no-at-sign", "no-at-sign"),
+    ],
+)
+def test_sender_key(address, key):
+    assert sender_key(address) == key
 
 
 def test_unknown_setting_is_a_programming_error():
