@@ -55,6 +55,10 @@ if command -v dpkg-query >/dev/null 2>&1; then
     for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring; do
         installed "$pkg" || missing+=("$pkg")
     done
+    # tests/installer builds the .deb and the Windows installer (installer/build.sh)
+    for pkg in binutils patchelf dpkg-dev lintian desktop-file-utils help2man nsis p7zip-full; do
+        installed "$pkg" || missing+=("$pkg")
+    done
     have dbus-daemon || missing+=(dbus-daemon)
     have dbus-send || missing+=(dbus-bin)
     if [ ${#missing[@]} -gt 0 ]; then
