@@ -1,9 +1,9 @@
 """Fixtures for the installer tests: the bundle, .deb and Windows installer, built ONCE.
 
-`installers` runs `bash installer/build.sh all` a single time per test session (about
+`installers` runs `bash installer/build.sh all` a single time per pytest run (about
 two minutes: PyInstaller, dpkg-deb, lintian, makensis) and every test shares the result.
 `installed_deb` makes sure that .deb is installed in this machine (`dpkg -i`), and the
-session ends by purging it. Both need root, as CI runs the tests.
+run ends by purging it. Both need root, as CI runs the tests.
 
 With CI=true a missing build tool fails the run; elsewhere build.sh installs what it
 lacks on Debian/Ubuntu. The build time and sizes are printed in the summary.
