@@ -5,11 +5,11 @@ removed and purged without touching the user's data."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -184,8 +184,6 @@ def stored(home: Path) -> int:
 
 
 def wait_until(condition, proc: subprocess.Popen, timeout: float = 30) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while not condition():
         if proc.poll() is not None:
