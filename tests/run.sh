@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The one test command:  bash tests/run.sh [pytest arguments...]
 #
-# 1. Installs the programs the tests start (Dovecot, openssl, gnome-keyring, D-Bus) when
-#    they are missing, on Debian/Ubuntu (sudo only when not root). Without dpkg it only
-#    checks that they are on PATH.
+# 1. Installs the programs the tests start (Dovecot, openssl, gnome-keyring, D-Bus) and the
+#    tools tests/installer builds the installers with, when they are missing, on
+#    Debian/Ubuntu (sudo only when not root). Without dpkg it only checks that they are on PATH.
 # 2. Creates .venv in the repository and installs the project with its test extras; a
 #    second run skips pip unless pyproject.toml changed.
 # 3. Runs pytest. With CI=true, a server that cannot start - or any skipped test - fails.
@@ -53,6 +53,10 @@ apt_install() {
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
     for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring; do
+        installed "$pkg" || missing+=("$pkg")
+    done
+    # tests/installer builds the .deb and the Windows installer (installer/build.sh)
+    for pkg in binutils patchelf dpkg-dev lintian desktop-file-utils help2man nsis p7zip-full; do
         installed "$pkg" || missing+=("$pkg")
     done
     have dbus-daemon || missing+=(dbus-daemon)

@@ -2,7 +2,8 @@
 
 SQLite gets WAL mode, foreign keys and a busy timeout on every connection, and its
 file is created 0600 (SECURITY.md #18). Alembic migrations run at every start, so a
-new version of Mailroom upgrades an old database before anything else touches it.
+new version of Mailroom upgrades an old database before anything else touches it; an
+older version refuses a database that a newer one has migrated, rather than guess.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from mailroom import paths
-from mailroom.errors import ConfigError
+from mailroom import __version__, paths
+from mailroom.errors import ConfigError, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -58,36 +59,49 @@ def make_engine(url: str | None = None) -> Engine:
 _REVISION = re.compile(r"""^(down_)?revision\s*=\s*['"]?([^'"\s]+)""", re.M)
 
 
-def _head_revision() -> str | None:
-    """The one head of the migration scripts, read from their text; None when unsure."""
+def _script_revisions() -> tuple[set[str], str | None]:
+    """Every revision the migration scripts know, and their one head (None when unsure);
+    read from the scripts' text, without loading Alembic."""
     revisions, parents = set(), set()
     for script in (MIGRATIONS / "versions").glob("*.py"):
         for down, value in _REVISION.findall(script.read_text(encoding="utf-8")):
             (parents if down else revisions).add(value)
     heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+    return revisions, heads.pop() if len(heads) == 1 else None
 
 
-def _is_current(engine: Engine) -> bool:
-    """The database is at the head revision already (the common case at every start)."""
-    head = _head_revision()
-    if head is None:
-        return False
+def _database_revisions(engine: Engine) -> list[str]:
+    """The revisions recorded in the database; [] for a new one (no version table yet)."""
     try:
         with engine.connect() as conn:
-            return [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))] == [head]
+            return [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
     except sa.exc.DBAPIError:
-        return False  # a new database: no version table yet
+        return []
 
 
 def migrate(engine: Engine) -> None:
     """Apply every pending Alembic migration.
 
+    A database stamped with a revision these scripts do not know was written by a newer
+    Mailroom (a downgrade, or an older copy sharing the database): it is refused before
+    anything touches it, since this version cannot know what that schema means.
+
     Alembic (and what it imports) takes ~0.15 s to load, a third of a `mailroom fetch
     --once` that finds nothing new; so a database already at the head is left alone
     without loading it.
     """
-    if _is_current(engine):
+    known, head = _script_revisions()
+    found = _database_revisions(engine)
+    unknown = [rev for rev in found if rev not in known]
+    if unknown:
+        where = engine.url.render_as_string(hide_password=True)
+        raise StorageError(
+            f"This database was written by a newer version of Mailroom: its schema is {', '.join(unknown)}, "
+            f"and Mailroom {__version__} knows only up to {head or 'an unknown revision'}. It was left "
+            f"unchanged ({where}). Install that newer version of Mailroom again to use it.",
+            kind="newer_database", field="database_url",
+        )
+    if head is not None and found == [head]:
         return
     from alembic import command
     from alembic.config import Config
