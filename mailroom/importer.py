@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mailroom.context import Context
-from mailroom.errors import ConfigError
+from mailroom.errors import ConfigError, MailroomError
 from mailroom.mail.parse import parse_message
 from mailroom.model import ParsedMessage
 from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, reply_address
@@ -166,10 +166,22 @@ class Importer:
             created_at=now)).inserted_primary_key[0]
 
 
+# Headers every email has at least one of; a file with none of them is not an email
+# (a text note, a PDF, a saved web page), whatever the tolerant parser made of it.
+_EMAIL_HEADERS = ("from", "to", "cc", "date", "subject", "message-id", "received", "return-path")
+
+
 def explain(ctx: Context, raw: bytes, description: str | None = None,
             clock: Callable[[], dt.datetime] | None = None) -> dict:
-    """What the pipeline would decide for `raw` in a mailbox; nothing is stored."""
+    """What the pipeline would decide for `raw` in a mailbox; nothing is stored.
+
+    Besides the decision: every rule that blocks an auto-reply (not only the first),
+    whether the mailbox's `exclude_before` would skip it, and whether it is stored
+    already (then a fetch would count it as a duplicate and decide nothing).
+    """
     from mailroom.fetch import enabled_mailboxes, load_mailbox_row, utcnow
+    from mailroom.mail.parse import header_date
+    from mailroom.rules.autoreply import Skip, blocking_rules
 
     if description:
         box = load_mailbox_row(ctx, description)
@@ -177,17 +189,41 @@ def explain(ctx: Context, raw: bytes, description: str | None = None,
         boxes = enabled_mailboxes(ctx)
         if not boxes:
             raise ConfigError("No mailbox is set up yet; explain decides as one of your mailboxes. "
-                              "Add one with `mailroom config import FILE`.", field="description")
+                              "Add one to a settings file and import it; see: mailroom config import --help",
+                              field="description")
         box = boxes[0]
     msg = parse_message(raw)
-    importer = Importer(ctx, box, clock=clock or utcnow)
+    if not any(msg.has_header(name) for name in _EMAIL_HEADERS):
+        raise MailroomError("This does not look like an email: it has none of the headers From, To, "
+                            "Date, Subject, Message-ID or Received.", kind="not_email", field="file")
+    clock = clock or utcnow
+    importer = Importer(ctx, box, clock=clock)
     with ctx.engine.connect() as conn:
         decision = importer.decide(conn, msg)
+        to = reply_address(msg)
+        facts = dataclasses.replace(importer.policy, now=clock(), last_reply_to_sender=records.last_autoreply(
+            conn, box["id"], to) if to else None).with_thread(
+            is_reply=decision.reply.is_reply, is_new_client=isinstance(decision.client, NewClient))
+        stored = records.find_duplicate(conn, box["id"], msg.message_id, msg.raw_sha256)
         conn.rollback()
-    return describe(msg, box, decision)
+    blocking = blocking_rules(msg, facts)
+    first = decision.autoreply
+    if isinstance(first, Skip) and (not blocking or blocking[0].rule != first.rule):
+        blocking = [first, *(b for b in blocking if b.rule != first.rule)]  # the decision is the authority
+    cutoff = None
+    if box["exclude_before"]:
+        date = header_date(raw)
+        limit = dt.datetime.combine(box["exclude_before"], dt.time(), dt.timezone.utc)
+        cutoff = {"exclude_before": box["exclude_before"].isoformat(),
+                  "date": date.isoformat() if date else None,
+                  "skipped": date is not None and date < limit}
+    return describe(msg, box, decision, blocking=blocking, stored=stored, cutoff=cutoff)
 
 
-def describe(msg: ParsedMessage, box: dict, d: Decision) -> dict:
+def describe(msg: ParsedMessage, box: dict, d: Decision, *, blocking=(), stored: int | None = None,
+             cutoff: dict | None = None) -> dict:
+    """The decision as plain data (explain's --json): what `d` says, plus the blocking
+    auto-reply rules, the message already stored (its id) and the cutoff check."""
     client = d.client
     if isinstance(client, Matched):
         who = {"match": "existing", "client_id": client.client_id, "ambiguous": client.ambiguous}
@@ -208,6 +244,7 @@ def describe(msg: ParsedMessage, box: dict, d: Decision) -> dict:
         "message_id": msg.message_id,
         "from": msg.from_addr.email if msg.from_addr else None,
         "subject": msg.subject,
+        "date": msg.date.isoformat() if msg.date else None,
         "client": who,
         "conversation": {"is_reply": d.reply.is_reply, "via": d.reply.via,
                          "conversation_id": d.reply.conversation_id},
@@ -215,5 +252,8 @@ def describe(msg: ParsedMessage, box: dict, d: Decision) -> dict:
         "autoreply": {"send": isinstance(reply, SendReply),
                       "to": reply.to if isinstance(reply, SendReply) else None,
                       "reason": reply.reason,
-                      "rule": None if isinstance(reply, SendReply) else reply.rule},
+                      "rule": None if isinstance(reply, SendReply) else reply.rule,
+                      "blocked_by": [{"rule": b.rule, "reason": b.reason} for b in blocking]},
+        "already_stored": {"message_pk": stored} if stored is not None else None,
+        "cutoff": cutoff,
     }
