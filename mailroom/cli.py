@@ -19,8 +19,6 @@ from pathlib import Path
 from mailroom import __version__, logs, paths
 from mailroom.errors import ConfigError, MailroomError
 
-SECTIONS_REPLACED = ("company, outgoing, departments, users, task_types, task_statuses, templates "
-                     "and mailboxes")
 
 
 def open_context(args):
@@ -167,11 +165,10 @@ def cmd_test_email(args) -> int:
     try:
         result = send_test_email(open_context(args), args.to)
     except MailroomError as exc:
-        message = with_password_hint(exc, None)
-        if args.json:
-            print(json.dumps({**exc.as_dict(), "message": message}))
-        else:
-            print(message, file=sys.stderr)
+        exc.message = with_password_hint(exc, None)
+        if not args.json:
+            raise
+        print(json.dumps(exc.as_dict()))
         return 1
     print(json.dumps(result.as_dict()) if args.json else result.message)
     return 0
@@ -213,12 +210,15 @@ def cmd_explain(args) -> int:
 
 # --- the parser ---------------------------------------------------------------------------
 
-IMPORT_HELP = (
-    f"Replace the settings ({SECTIONS_REPLACED}) with those in FILE, all or nothing: every bad "
-    "field is listed and nothing changes. A mailbox is recognised by its account (protocol, server "
-    "and login), so renaming it keeps its mail, its seen messages and its password. Entries the file "
-    "lacks are removed, except mailboxes and entries that tasks use: those only with --prune. "
-    "Passwords are not part of the file; they stay in the keyring.")
+def _import_help() -> str:
+    from mailroom.settings.fields import SECTIONS
+
+    names = [s.name for s in SECTIONS]
+    return (f"Replace the settings ({', '.join(names[:-1])} and {names[-1]}) with those in FILE, all or "
+            "nothing: every bad field is listed and nothing changes. A mailbox is recognised by its "
+            "account (protocol, server and login), so renaming it keeps its mail, its seen messages and "
+            "its password. Entries the file lacks are removed, except mailboxes and entries that tasks "
+            "use: those only with --prune. Passwords are not part of the file; they stay in the keyring.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="import or export the settings file (TOML)")
     config = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     q = config.add_parser("import", help="replace the settings with those in FILE (all or nothing)",
-                          description=IMPORT_HELP)
+                          description=_import_help())
     q.add_argument("file", metavar="FILE", help="the settings file (TOML; README.md, \"Settings file\")")
     q.add_argument("--dry-run", action="store_true",
                    help="print what would be added, changed, renamed and removed; change nothing")
