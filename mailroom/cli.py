@@ -193,9 +193,8 @@ def cmd_explain(args) -> int:
     from mailroom.cli_explain import sentences
     from mailroom.importer import explain
 
-    raw = read_input(args.file)
     try:
-        result = explain(open_context(args), raw, args.mailbox)
+        result = explain(open_context(args), read_input(args.file), args.mailbox)
     except MailroomError as exc:
         if args.json:
             print(json.dumps(exc.as_dict()))

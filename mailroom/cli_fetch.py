@@ -88,13 +88,12 @@ class _Interrupt:
 
 def cmd_fetch(args) -> int:
     from mailroom.fetch import enabled_mailboxes, load_mailbox_row
-    from mailroom.outbox import DrainResult
-    from mailroom.store import records
     from mailroom.worker import MailboxBusy, run_locked
 
     ctx = open_context(args)
     boxes = [load_mailbox_row(ctx, args.mailbox)] if args.mailbox else enabled_mailboxes(ctx)
     reports = []
+    drained = None
     with _Interrupt() as interrupt:
         for box in boxes:
             if interrupt.stop.is_set():
@@ -104,43 +103,55 @@ def cmd_fetch(args) -> int:
             except MailboxBusy:
                 reports.append({"mailbox": box["description"], "error_kind": "busy",
                                 "error": "Another Mailroom is checking this mailbox right now."})
-        # Interrupted: replies wait for the next run rather than hold up the stop.
-        drained = DrainResult() if interrupt.stop.is_set() else drain_outbox(ctx)
+        if not interrupt.stop.is_set():  # stopped: the replies wait for the next run, not hold up the stop
+            drained = drain_outbox(ctx)
     for r in reports:
         if r.get("error_kind") == "auth":
             r["error"] = with_password_hint(MailroomError(r["error"], kind="auth", field="password"), r["mailbox"])
     if args.json:
-        print(json.dumps({"mailboxes": reports, "sent": drained.sent, "send_failed": drained.failed,
-                          "send_waiting": drained.waiting, "send_error": drained.error,
+        print(json.dumps({"mailboxes": reports, "sent": drained.sent if drained else 0,
+                          "send_failed": drained.failed if drained else 0,
+                          "send_waiting": drained.waiting if drained else 0,
+                          "send_error": drained.error if drained else None,
                           "interrupted": interrupt.signum is not None}))
     else:
-        if not boxes:
-            print("No mailbox is enabled. Add one to a settings file and import it; see: "
-                  + command("config", "import", "--help"))
-        for r in reports:
-            if r.get("error"):
-                print(f"{r['mailbox']}: {r['error']}")
-            else:
-                print(f"{r['mailbox']}: {r['imported']} imported, {r['duplicates']} duplicates, "
-                      f"{r['skipped_before_cutoff']} skipped (before cutoff), {r['quarantined']} quarantined, "
-                      f"{r['deleted']} deleted from the server ({r['listed']} listed, {r['new']} new).")
-        if interrupt.signum is not None:
-            print("Interrupted: stopped after the message being imported; the rest comes with the next fetch. "
-                  "Auto-replies were not sent now.")
-        else:
-            print(f"Auto-replies: {drained.sent} sent, {drained.failed} failed"
-                  + (f", {drained.waiting} waiting." if drained.waiting else "."))
-            if drained.error:
-                print(f"Auto-replies could not be sent: {drained.error} They wait and are sent by the next "
-                      "fetch that reaches the server.")
-        with ctx.engine.connect() as conn:
-            outbox = records.stats(conn)["outbox"]
-        if outbox["pending"] or outbox["uncertain"]:
-            print(f"Outbox: {outbox['pending']} waiting to be sent, {outbox['uncertain']} uncertain "
-                  "(interrupted while sending; not resent, check with the client).")
+        _print_fetch(ctx, boxes, reports, drained)
     if interrupt.signum is not None:
         return interrupt.exit_status
     unsent = drained.failed or drained.waiting or drained.error
     return 1 if unsent or any(r.get("error") for r in reports) else 0
 
 
+def _print_fetch(ctx, boxes: list[dict], reports: list[dict], drained) -> None:
+    from mailroom.store import records
+
+    if not boxes:
+        print("No mailbox is enabled. Add one to a settings file and import it; see: "
+              + command("config", "import", "--help"))
+    for r in reports:
+        if r.get("error"):
+            print(f"{r['mailbox']}: {r['error']}")
+        else:
+            print(f"{r['mailbox']}: {r['imported']} imported, {r['duplicates']} duplicates, "
+                  f"{r['skipped_before_cutoff']} skipped (before cutoff), {r['quarantined']} quarantined, "
+                  f"{r['deleted']} deleted from the server ({r['listed']} listed, {r['new']} new).")
+    if drained is None:
+        print("Interrupted: stopped after the message being imported; the rest, and the auto-replies, "
+              "come with the next fetch.")
+    else:
+        print(f"Auto-replies: {drained.sent} sent, {drained.failed} failed"
+              + (f", {drained.waiting} waiting." if drained.waiting else "."))
+        if drained.error:
+            print(f"Auto-replies could not be sent: {drained.error} They wait and are sent by the next "
+                  "fetch that reaches the server.")
+    with ctx.engine.connect() as conn:
+        outbox = records.stats(conn)["outbox"]
+    counted = drained.waiting if drained else 0
+    parts = []
+    if outbox["pending"] > counted:
+        parts.append(f"{outbox['pending'] - counted} {'more ' if counted else ''}waiting to be sent")
+    if outbox["uncertain"]:
+        parts.append(f"{outbox['uncertain']} uncertain (interrupted while sending; not resent, check with "
+                     "the client)")
+    if parts:
+        print(f"Outbox: {', '.join(parts)}.")

@@ -91,7 +91,7 @@ class Change:
                 text += f" (also changed: {', '.join(self.fields)})"
             return text
         if self.action == "changed":
-            return f"{what} changed: {', '.join(self.fields)}"
+            return f"{what + ' ' if self.name else ''}changed: {', '.join(self.fields)}"
         if self.action == "removed" and self.in_use:
             return f"{what} removed ({self.in_use})"
         return f"{what} {self.action}"
@@ -159,8 +159,8 @@ def _in_use(conn: Connection, section: Section, row_id: int, removed_boxes: list
                 where.append(table.c.id.in_(only))
             count = conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar()
             if count:
-                uses.append(f"used by {count} {noun}{'s' if count != 1 else ''}")
-    return ", ".join(uses)
+                uses.append(f"{count} {noun}{'s' if count != 1 else ''}")
+    return f"used by {' and '.join(uses)}" if uses else ""
 
 
 def plan(conn: Connection, doc: Document) -> Plan:
@@ -224,11 +224,13 @@ def save(engine: Engine, doc: Document, *, prune: bool = False) -> Plan:
 
 
 def refusal(blocked: list[Change]) -> ConfigError:
+    """The error for a document that lacks entries holding data, naming each one."""
     count = len(blocked)
+    them = "them" if count != 1 else "it"
     return ConfigError(
-        f"The settings file lacks {count} entr{'ies' if count != 1 else 'y'} that Mailroom would have to "
-        "remove with data that refers to them; nothing was changed. Add them back to the file, or "
-        "remove them on purpose with --prune:",
+        f"The settings file lacks {count} entr{'ies' if count != 1 else 'y'} with data that refers to "
+        f"{them}, so nothing was changed. Add {them} back to the file, or remove {them} on purpose "
+        "with --prune (imported mail stays):",
         problems=[f'{c.section}: "{c.name}" ({c.in_use})' for c in blocked], field="prune")
 
 

@@ -128,7 +128,7 @@ def test_an_empty_file_removes_nothing_that_holds_data(engine):
     with pytest.raises(ConfigError) as caught:
         repo.save(engine, doc())
     assert caught.value.problems == [
-        'departments: "Weddings" (used by 1 task, used by 1 removed mailbox)',
+        'departments: "Weddings" (used by 1 task and 1 removed mailbox)',
         'task_types: "Inquiry" (used by 1 removed mailbox)',
         'task_statuses: "New" (used by 1 removed mailbox)',
         'mailboxes: "Sales" (0 messages imported)']
@@ -150,7 +150,7 @@ def test_the_plan_names_every_kind_of_change(engine):
     with engine.connect() as conn:
         plan = repo.plan(conn, new)
     assert [c.sentence() for c in plan.changes] == [
-        "company changed: phone",
+        "changed: phone",
         '"Ann" changed: email',
         '"Sales" renamed to "Sales inbox" (also changed: poll_minutes)',
         '"Support" added']
