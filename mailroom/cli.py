@@ -1,15 +1,18 @@
 """The `mailroom` command line.
 
-Each subcommand is a thin wrapper: parse arguments, call the core, print one plain
-sentence (or JSON with --json), exit non-zero on failure. A MailroomError becomes
-its message on stderr and exit status 1; no traceback reaches a user.
+Each subcommand is a thin wrapper: parse arguments, call the core, print plain
+sentences (or JSON with --json), exit non-zero on failure. A MailroomError becomes
+its message on stderr and exit status 1; no traceback reaches a user. Every command
+it suggests is printed quoted for a POSIX shell (shlex), so it can be pasted as is.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -17,37 +20,42 @@ from mailroom import __version__, logs, paths
 from mailroom.errors import ConfigError, MailroomError
 
 
-def _context(args):
+
+def open_context(args):
     from mailroom.context import Context
 
     return Context.open(timeout=getattr(args, "timeout", None) or 30.0)
 
 
-def cmd_config_import(args) -> int:
-    from mailroom.settings import repo, tomlfile
-
-    doc, warnings = tomlfile.read(Path(args.file))
-    ctx = _context(args)
-    repo.save(ctx.engine, doc)
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    counts = ", ".join(f"{len(doc[k])} {k.replace('_', ' ')}" for k in ("mailboxes", "users", "templates"))
-    print(f"Settings imported from {args.file} ({counts}).")
-    return 0
+def command(*words: str) -> str:
+    """A mailroom command line, quoted to paste into a shell as printed."""
+    return shlex.join(["mailroom", *words])
 
 
-def cmd_config_export(args) -> int:
-    from mailroom.settings import tomlfile
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
 
-    ctx = _context(args)
-    text = tomlfile.dumps(ctx.settings())
-    if args.file == "-":
-        sys.stdout.write(text)
-    else:
-        Path(args.file).write_text(text, encoding="utf-8")
-        print(f"Settings exported to {args.file} (passwords are not included).")
-    return 0
 
+def _lazy(module: str, name: str):
+    """A command defined in another module of the command line, imported when run."""
+    def run(args) -> int:
+        return getattr(importlib.import_module(module), name)(args)
+    return run
+
+
+def read_input(path: str) -> bytes:
+    """The bytes of a file the user named; a one-line MailroomError when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise MailroomError(f"There is no file {path}.", kind="file", field="file") from None
+    except IsADirectoryError:
+        raise MailroomError(f"{path} is a folder; name a file.", kind="file", field="file") from None
+    except OSError as exc:
+        raise MailroomError(f"{path} could not be read: {exc.strerror}.", kind="file", field="file") from None
+
+
+# --- passwords and mailboxes ----------------------------------------------------------
 
 def _read_password(prompt: str) -> str:
     if sys.stdin.isatty():
@@ -59,15 +67,20 @@ def _read_password(prompt: str) -> str:
 
 
 def cmd_password_set(args) -> int:
-    from mailroom.secrets import backend, mailbox_account, outgoing_account
+    from mailroom.secrets import backend, mailbox_account, outgoing_account, password_command
 
     backend()  # fail before asking for a password that could not be stored
-    ctx = _context(args)
+    ctx = open_context(args)
     if args.account == "outgoing":
         account, what = outgoing_account(), "the outgoing account"
     else:
         if not args.description:
-            raise ConfigError("Say which mailbox: mailroom password set mailbox DESCRIPTION")
+            names = [b["description"] for b in ctx.settings()["mailboxes"]]
+            if not names:
+                raise ConfigError("No mailbox is set up yet. Add one to a settings file and import it; "
+                                  f"see: {command('config', 'import', '--help')}", field="description")
+            raise ConfigError("Say which mailbox:", field="description",
+                              problems=[password_command(name) for name in names])
         mailbox_id, _box = ctx.mailbox(args.description)
         account, what = mailbox_account(mailbox_id), f'mailbox "{args.description}"'
     password = _read_password(f"Password for {what}: ")
@@ -78,103 +91,93 @@ def cmd_password_set(args) -> int:
     return 0
 
 
-def _report(args, run) -> int:
+def cmd_mailbox_reset(args) -> int:
+    import filelock
+
+    from mailroom.store import records
+    from mailroom.worker import mailbox_lock
+
+    ctx = open_context(args)
+    mailbox_id, _box = ctx.mailbox(args.description)
+    if not args.yes:
+        raise ConfigError(f'This forgets which messages on the server mailbox "{args.description}" has '
+                          "already seen, so the next fetch looks at every one again (messages already "
+                          "stored are recognised and not filed or answered twice). Nothing was changed. "
+                          f"To do it: {command('mailbox', 'reset', '--yes', args.description)}",
+                          field="yes")
+    lock = mailbox_lock(mailbox_id)
     try:
-        result = run()
-    except MailroomError as exc:
-        if args.json:
-            print(json.dumps(exc.as_dict()))
-            return 1
-        raise
-    print(json.dumps(result.as_dict()) if args.json else result.message)
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise MailroomError(f'Mailroom is checking mailbox "{args.description}" right now; try again when it '
+                            "is done.", kind="busy") from None
+    try:
+        with ctx.engine.begin() as conn:
+            count = records.forget_seen(conn, mailbox_id)
+    finally:
+        lock.release()
+    print(f'Mailbox "{args.description}": forgot {plural(count, "seen message")}. The next fetch looks at '
+          "every message on the server again; those already stored count as duplicates.")
     return 0
+
+
+# --- checks ---------------------------------------------------------------------------
+
+def with_password_hint(exc: MailroomError, description: str | None) -> str:
+    """The error's message; for a rejected login, plus the command that saves the password."""
+    from mailroom.secrets import password_command
+
+    if exc.kind == "auth" and exc.field == "password" and "mailroom password set" not in exc.message:
+        return f"{exc.message} Save the right password with: {password_command(description)}"
+    return exc.message
 
 
 def cmd_check(args) -> int:
     from mailroom.checks import check_mailbox
 
-    return _report(args, lambda: check_mailbox(_context(args), args.description))
+    ctx = open_context(args)
+    names = [args.description] if args.description else [b["description"] for b in ctx.settings()["mailboxes"]]
+    if not names:
+        raise ConfigError("No mailbox is set up yet. Add one to a settings file and import it; see: "
+                          f"{command('config', 'import', '--help')}", field="description")
+    results = []
+    for name in names:
+        try:
+            result = check_mailbox(ctx, name).as_dict()
+        except MailroomError as exc:
+            exc.message = with_password_hint(exc, name)
+            if args.description and not args.json:
+                raise
+            result = exc.as_dict()
+        results.append({"mailbox": name, **result})
+    if args.json:
+        print(json.dumps({k: v for k, v in results[0].items() if k != "mailbox"} if args.description
+                         else {"ok": all(r["ok"] for r in results), "mailboxes": results}))
+    else:
+        for r in results:
+            print(r["message"] if r["ok"] else f'Mailbox "{r["mailbox"]}": {r["message"]}')
+    return 0 if all(r["ok"] for r in results) else 1
 
 
 def cmd_test_email(args) -> int:
     from mailroom.checks import send_test_email
 
-    return _report(args, lambda: send_test_email(_context(args), args.to))
-
-
-def cmd_run(args) -> int:
-    import signal
-    import threading
-
-    from mailroom.fetch import enabled_mailboxes
-    from mailroom.worker import Worker
-
-    ctx = _context(args)
-    boxes = [b["description"] for b in enabled_mailboxes(ctx)]
-    print(f"Mailroom {__version__}: data folder {paths.data_dir()}; "
-          f"{len(boxes)} enabled mailbox{'es' if len(boxes) != 1 else ''}.", flush=True)
-    if not boxes:
-        print("Add mailboxes with `mailroom config import FILE`; see README.md, \"Settings file\".")
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    worker = Worker(ctx, after_runs=lambda: drain_outbox(ctx))
-    worker.start()
-    while not stopping.wait(0.5):
-        continue  # a short wait keeps the main thread responsive to signals on every OS
-    print("Stopping after the current message...", flush=True)
-    worker.stop()
+    try:
+        result = send_test_email(open_context(args), args.to)
+    except MailroomError as exc:
+        exc.message = with_password_hint(exc, None)
+        if not args.json:
+            raise
+        print(json.dumps(exc.as_dict()))
+        return 1
+    print(json.dumps(result.as_dict()) if args.json else result.message)
     return 0
-
-
-def drain_outbox(ctx) -> tuple[int, int]:
-    """Send pending auto-replies: (sent, failed)."""
-    from mailroom.outbox import drain
-
-    result = drain(ctx)
-    return result.sent, result.failed
-
-
-def cmd_fetch(args) -> int:
-    from mailroom.fetch import enabled_mailboxes, load_mailbox_row
-    from mailroom.worker import MailboxBusy, run_locked
-
-    ctx = _context(args)
-    boxes = [load_mailbox_row(ctx, args.mailbox)] if args.mailbox else enabled_mailboxes(ctx)
-    reports = []
-    for box in boxes:
-        try:
-            reports.append(run_locked(ctx, box).as_dict())
-        except MailboxBusy:
-            reports.append({"mailbox": box["description"], "error_kind": "busy",
-                            "error": "Another Mailroom is checking this mailbox right now."})
-    sent, failed = drain_outbox(ctx)
-    failed_boxes = [r for r in reports if r.get("error")]
-    if args.json:
-        print(json.dumps({"mailboxes": reports, "sent": sent, "send_failed": failed}))
-    else:
-        for r in reports:
-            if r.get("error"):
-                print(f"{r['mailbox']}: {r['error']}")
-            else:
-                print(f"{r['mailbox']}: {r['imported']} imported, {r['duplicates']} duplicates, "
-                      f"{r['skipped_before_cutoff']} skipped (before cutoff), {r['quarantined']} quarantined, "
-                      f"{r['deleted']} deleted from the server ({r['listed']} listed, {r['new']} new).")
-        print(f"Auto-replies: {sent} sent, {failed} failed.")
-        from mailroom.store import records
-
-        with ctx.engine.connect() as conn:
-            outbox = records.stats(conn)["outbox"]
-        if outbox["pending"] or outbox["uncertain"]:
-            print(f"Outbox: {outbox['pending']} waiting to be sent, {outbox['uncertain']} uncertain "
-                  "(interrupted while sending; not resent, check with the client).")
-    return 1 if failed_boxes else 0
 
 
 def cmd_stats(args) -> int:
     from mailroom.store import records
 
-    ctx = _context(args)
+    ctx = open_context(args)
     with ctx.engine.connect() as conn:
         stats = records.stats(conn)
     if args.json:
@@ -187,16 +190,34 @@ def cmd_stats(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    from mailroom.cli_explain import sentences
     from mailroom.importer import explain
 
-    ctx = _context(args)
-    result = explain(ctx, Path(args.file).read_bytes(), args.mailbox)
+    try:
+        result = explain(open_context(args), read_input(args.file), args.mailbox)
+    except MailroomError as exc:
+        if args.json:
+            print(json.dumps(exc.as_dict()))
+            return 1
+        raise
     if args.json:
         print(json.dumps(result))
     else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+        print("\n".join(sentences(result)))
     return 0
+
+
+# --- the parser ---------------------------------------------------------------------------
+
+def _import_help() -> str:
+    from mailroom.settings.fields import SECTIONS
+
+    names = [s.name for s in SECTIONS]
+    return (f"Replace the settings ({', '.join(names[:-1])} and {names[-1]}) with those in FILE, all or "
+            "nothing: every bad field is listed and nothing changes. A mailbox is recognised by its "
+            "account (protocol, server and login), so renaming it keeps its mail, its seen messages and "
+            "its password. Entries the file lacks are removed, except mailboxes and entries that tasks "
+            "use: those only with --prune. Passwords are not part of the file; they stay in the keyring.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,51 +227,76 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mailroom {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("run", help="run Mailroom (checks mailboxes on their schedule)")
+    p = sub.add_parser("run", help="run Mailroom (checks mailboxes on their schedule)",
+                       description="Run Mailroom: check every enabled mailbox on its schedule and send "
+                       "auto-replies. Only one Mailroom runs per data folder.")
     p.add_argument("--headless", action="store_true", help="no tray icon; log to the console")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=_lazy("mailroom.cli_fetch", "cmd_run"))
 
     p = sub.add_parser("config", help="import or export the settings file (TOML)")
     config = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    q = config.add_parser("import", help="replace the settings with those in FILE (all or nothing)")
-    q.add_argument("file", metavar="FILE")
-    q.set_defaults(func=cmd_config_import)
+    q = config.add_parser("import", help="replace the settings with those in FILE (all or nothing)",
+                          description=_import_help())
+    q.add_argument("file", metavar="FILE", help="the settings file (TOML; README.md, \"Settings file\")")
+    q.add_argument("--dry-run", action="store_true",
+                   help="print what would be added, changed, renamed and removed; change nothing")
+    q.add_argument("--prune", action="store_true",
+                   help="also remove the mailboxes and the entries in use that FILE lacks (their "
+                        "imported mail stays; a removed mailbox's password leaves the keyring)")
+    q.set_defaults(func=_lazy("mailroom.cli_config", "cmd_config_import"))
     q = config.add_parser("export", help="write the settings to FILE ('-' for standard output); no passwords")
-    q.add_argument("file", metavar="FILE")
-    q.set_defaults(func=cmd_config_export)
+    q.add_argument("file", metavar="FILE", help="where to write; '-' for standard output")
+    q.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    q.set_defaults(func=_lazy("mailroom.cli_config", "cmd_config_export"))
 
     p = sub.add_parser("password", help="save a password in the system keyring")
     pw = p.add_subparsers(dest="password_command", metavar="ACTION", required=True)
     q = pw.add_parser("set", help="set the password of 'outgoing' or of 'mailbox DESCRIPTION' "
                       "(prompts, or reads one line from standard input)")
-    q.add_argument("account", choices=("outgoing", "mailbox"))
-    q.add_argument("description", nargs="?", metavar="DESCRIPTION")
+    q.add_argument("account", choices=("outgoing", "mailbox"),
+                   help="'outgoing' (the SMTP account) or 'mailbox' (then name it)")
+    q.add_argument("description", nargs="?", metavar="DESCRIPTION", help="the mailbox's description")
     q.set_defaults(func=cmd_password_set)
 
-    p = sub.add_parser("fetch", help="check mailboxes now and send pending auto-replies")
-    p.add_argument("--once", action="store_true", required=True, help="run each mailbox once, then exit")
+    p = sub.add_parser("mailbox", help="manage one mailbox's state")
+    mb = p.add_subparsers(dest="mailbox_command", metavar="ACTION", required=True)
+    reset_help = ("forget which messages the mailbox has seen, so the next fetch looks at all of them "
+                  "again (stored ones are recognised by Message-ID and content: not filed or answered twice)")
+    q = mb.add_parser("reset", help=reset_help, description=reset_help[0].upper() + reset_help[1:] + ".")
+    q.add_argument("description", metavar="DESCRIPTION", help="the mailbox's description")
+    q.add_argument("--yes", action="store_true", help="do it (without it, only say what it would do)")
+    q.set_defaults(func=cmd_mailbox_reset)
+
+    p = sub.add_parser("fetch", help="check mailboxes now, once, and send pending auto-replies",
+                       description="Check mailboxes once and send pending auto-replies. Exit status 1 "
+                       "when a mailbox failed or an auto-reply could not be sent; 130 (Ctrl-C) or 143 "
+                       "(SIGTERM) when stopped, after reporting what was imported.")
+    p.add_argument("--once", action="store_true", help="run each mailbox once, then exit (the default)")
     p.add_argument("--mailbox", metavar="DESCRIPTION", help="only this mailbox (default: every enabled one)")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
-    p.set_defaults(func=cmd_fetch)
+    p.set_defaults(func=_lazy("mailroom.cli_fetch", "cmd_fetch"))
 
     p = sub.add_parser("stats", help="count clients, messages, tasks and the outbox")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("explain", help="show what Mailroom would decide for one .eml file (stores nothing)")
-    p.add_argument("file", metavar="FILE.eml")
+    p.add_argument("file", metavar="FILE.eml", help="one email, as saved by a mail program (.eml)")
     p.add_argument("--mailbox", metavar="DESCRIPTION", help="decide as this mailbox (default: the first)")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
     p.set_defaults(func=cmd_explain)
 
-    for name, func, help_ in (("check", cmd_check, "test a mailbox: connect, TLS, login, message count"),
+    for name, func, help_ in (("check", cmd_check, "test a mailbox (or every one): connect, TLS, login, "
+                                                   "message count"),
                               ("test-email", cmd_test_email, "send a test email through the outgoing account")):
         p = sub.add_parser(name, help=help_)
         if name == "check":
-            p.add_argument("description", metavar="DESCRIPTION", help="the mailbox's description")
+            p.add_argument("description", nargs="?", metavar="DESCRIPTION",
+                           help="the mailbox's description (default: every mailbox)")
         else:
             p.add_argument("--to", metavar="ADDRESS", help="recipient (default: the outgoing address)")
-        p.add_argument("--json", action="store_true", help='print {"ok", "error_kind", "field", "message"}')
+        p.add_argument("--json", action="store_true", help='print {"ok", "error_kind", "field", "message"}'
+                       + (' (without DESCRIPTION: {"ok", "mailboxes": [...]})' if name == "check" else ""))
         p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                        help="network timeout (default 30)")
         p.set_defaults(func=func)

@@ -60,8 +60,9 @@ class Context:
                 schema.mailboxes.c.description == description)).first()
         if row is None:
             names = [b["description"] for b in self.settings()["mailboxes"]]
-            known = ", ".join(f'"{n}"' for n in names) if names else "none yet (use `mailroom config import`)"
-            raise ConfigError(f'No mailbox is called "{description}". Mailboxes: {known}.', field="description")
+            known = (", ".join(f'"{n}"' for n in names) + "." if names else
+                     "none yet; add them to a settings file and import it, see: mailroom config import --help")
+            raise ConfigError(f'No mailbox is called "{description}". Mailboxes: {known}', field="description")
         box = next(b for b in self.settings()["mailboxes"] if b["description"] == description)
         return row[0], box
 
@@ -74,7 +75,7 @@ class Context:
         out = self.settings()["outgoing"]
         if not out.get("host"):
             raise ConfigError("No outgoing (SMTP) server is set: add an [outgoing] section to the "
-                              "settings file and run `mailroom config import`.", field="host")
+                              "settings file and import it again, see: mailroom config import --help", field="host")
         return Endpoint(protocol="smtp", host=out["host"], port=out["port"], security=out["security"],
                         username=out["username"] or "", ca_file=out["ca_file"], timeout=self.timeout)
 

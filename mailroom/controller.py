@@ -348,7 +348,7 @@ class Controller:
                     exc.field = mine[0].field
             raise
         removed_mailbox = self._mailbox_id(removing[1]) if removing and removing[0] == "mailboxes" else None
-        repo.save(self.ctx.engine, canonical, renames=renames)
+        repo.save(self.ctx.engine, canonical, renames=renames, prune=removing is not None)
         if removed_mailbox is not None:
             self._forget_password(removed_mailbox)
         self._settings_changed()

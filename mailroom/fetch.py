@@ -111,8 +111,10 @@ def _can_spawn() -> bool:
 
 # Run in the parser process as it starts: exit as soon as this process is gone, even
 # killed (SIGKILL), rather than wait forever on its task queue (whose write end it holds too).
+# Ctrl-C signals the whole process group: this process leaves stopping to its parent.
 _EXIT_WITH_PARENT = """
-import multiprocessing, os, threading
+import multiprocessing, os, signal, threading
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 parent = multiprocessing.parent_process()
 threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start()
 """
@@ -323,10 +325,13 @@ class MailboxRun:
         keep, skip = [], []
         for n, headers in pop.top_many([n for n, _ in new]):
             date = header_date(headers)
-            (skip if date is not None and date < cutoff else keep).append((n, uid_of[n]))
+            if date is not None and date < cutoff:
+                skip.append((uid_of[n], date))  # the date is kept: an earlier cutoff may want it back
+            else:
+                keep.append((n, uid_of[n]))
         now = self.clock()
         with self.ctx.engine.begin() as conn:
-            records.mark_seen_many(conn, self.box["id"], [uid for _n, uid in skip], "skipped", now)
+            records.mark_skipped_many(conn, self.box["id"], skip, now)
         self.report.skipped_before_cutoff += len(skip)
         return keep
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mailroom.context import Context
-from mailroom.errors import ConfigError
+from mailroom.errors import ConfigError, MailroomError
 from mailroom.mail.parse import parse_message
 from mailroom.model import ParsedMessage
 from mailroom.rules.authresults import trusted_authserv_id
@@ -106,17 +106,22 @@ class Importer:
             department_name=self.department["name"] if self.department else "")
 
     # --- facts and decision ---------------------------------------------------------
+    def reply_policy(self, conn: Connection, msg: ParsedMessage, now: dt.datetime) -> AutoreplyPolicy:
+        """The auto-reply policy with the store's facts about this sender filled in."""
+        policy = dataclasses.replace(self.policy, now=now)
+        if not policy.enabled:
+            return policy
+        # Across every mailbox of the install: a second or renamed mailbox, or a
+        # +tag, must not earn a sender a second reply; the cap counts all replies.
+        to = reply_address(msg)
+        return dataclasses.replace(
+            policy, last_reply_to_sender=records.last_autoreply(conn, sender_key(to)) if to else None,
+            replies_last_hour=records.autoreplies_since(conn, now - dt.timedelta(hours=1)))
+
     def decide(self, conn: Connection, msg: ParsedMessage, now: dt.datetime | None = None) -> Decision:
         sender = msg.from_addr.email if msg.from_addr else ""
         now = now or self.clock()
-        box, policy = self.box, dataclasses.replace(self.policy, now=now)
-        if policy.enabled:
-            # Across every mailbox of the install: a second or renamed mailbox, or a
-            # +tag, must not earn a sender a second reply; the cap counts all replies.
-            to = reply_address(msg)
-            policy = dataclasses.replace(
-                policy, last_reply_to_sender=records.last_autoreply(conn, sender_key(to)) if to else None,
-                replies_last_hour=records.autoreplies_since(conn, now - dt.timedelta(hours=1)))
+        box, policy = self.box, self.reply_policy(conn, msg, now)
         facts = Facts(
             candidates=tuple(records.client_candidates(conn, sender)) if sender else (),
             unknown_sender=self.company["unknown_sender"],
@@ -177,10 +182,22 @@ class Importer:
         return Outcome("imported", message_pk, outbox_id)
 
 
+# Headers every email has at least one of; a file with none of them is not an email
+# (a text note, a PDF, a saved web page), whatever the tolerant parser made of it.
+_EMAIL_HEADERS = ("from", "to", "cc", "date", "subject", "message-id", "received", "return-path")
+
+
 def explain(ctx: Context, raw: bytes, description: str | None = None,
             clock: Callable[[], dt.datetime] | None = None) -> dict:
-    """What the pipeline would decide for `raw` in a mailbox; nothing is stored."""
+    """What the pipeline would decide for `raw` in a mailbox; nothing is stored.
+
+    Besides the decision: every rule that blocks an auto-reply (not only the first),
+    whether the mailbox's `exclude_before` would skip it, and whether it is stored
+    already (then a fetch would count it as a duplicate and decide nothing).
+    """
     from mailroom.fetch import enabled_mailboxes, load_mailbox_row, utcnow
+    from mailroom.mail.parse import header_date
+    from mailroom.rules.autoreply import Skip, blocking_rules
 
     if description:
         box = load_mailbox_row(ctx, description)
@@ -188,17 +205,40 @@ def explain(ctx: Context, raw: bytes, description: str | None = None,
         boxes = enabled_mailboxes(ctx)
         if not boxes:
             raise ConfigError("No mailbox is set up yet; explain decides as one of your mailboxes. "
-                              "Add one with `mailroom config import FILE`.", field="description")
+                              "Add one to a settings file and import it; see: mailroom config import --help",
+                              field="description")
         box = boxes[0]
     msg = parse_message(raw)
-    importer = Importer(ctx, box, clock=clock or utcnow)
+    if not any(msg.has_header(name) for name in _EMAIL_HEADERS):
+        raise MailroomError("This does not look like an email: it has none of the headers From, To, "
+                            "Date, Subject, Message-ID or Received.", kind="not_email", field="file")
+    clock = clock or utcnow
+    importer = Importer(ctx, box, clock=clock)
     with ctx.engine.connect() as conn:
-        decision = importer.decide(conn, msg)
+        now = clock()
+        decision = importer.decide(conn, msg, now)
+        facts = importer.reply_policy(conn, msg, now).with_thread(
+            is_reply=decision.reply.is_reply, is_new_client=isinstance(decision.client, NewClient))
+        stored = records.find_duplicate(conn, msg.message_id, msg.raw_sha256)
         conn.rollback()
-    return describe(msg, box, decision)
+    blocking = blocking_rules(msg, facts)
+    first = decision.autoreply
+    if isinstance(first, Skip) and (not blocking or blocking[0].rule != first.rule):
+        blocking = [first, *(b for b in blocking if b.rule != first.rule)]  # the decision is the authority
+    cutoff = None
+    if box["exclude_before"]:
+        date = header_date(raw)
+        limit = dt.datetime.combine(box["exclude_before"], dt.time(), dt.timezone.utc)
+        cutoff = {"exclude_before": box["exclude_before"].isoformat(),
+                  "date": date.isoformat() if date else None,
+                  "skipped": date is not None and date < limit}
+    return describe(msg, box, decision, blocking=blocking, stored=stored, cutoff=cutoff)
 
 
-def describe(msg: ParsedMessage, box: dict, d: Decision) -> dict:
+def describe(msg: ParsedMessage, box: dict, d: Decision, *, blocking=(), stored: int | None = None,
+             cutoff: dict | None = None) -> dict:
+    """The decision as plain data (explain's --json): what `d` says, plus the blocking
+    auto-reply rules, the message already stored (its id) and the cutoff check."""
     client = d.client
     if isinstance(client, Matched):
         who = {"match": "existing", "client_id": client.client_id, "ambiguous": client.ambiguous}
@@ -219,6 +259,7 @@ def describe(msg: ParsedMessage, box: dict, d: Decision) -> dict:
         "message_id": msg.message_id,
         "from": msg.from_addr.email if msg.from_addr else None,
         "subject": msg.subject,
+        "date": msg.date.isoformat() if msg.date else None,
         "client": who,
         "conversation": {"is_reply": d.reply.is_reply, "via": d.reply.via,
                          "conversation_id": d.reply.conversation_id},
@@ -226,5 +267,8 @@ def describe(msg: ParsedMessage, box: dict, d: Decision) -> dict:
         "autoreply": {"send": isinstance(reply, SendReply),
                       "to": reply.to if isinstance(reply, SendReply) else None,
                       "reason": reply.reason,
-                      "rule": None if isinstance(reply, SendReply) else reply.rule},
+                      "rule": None if isinstance(reply, SendReply) else reply.rule,
+                      "blocked_by": [{"rule": b.rule, "reason": b.reason} for b in blocking]},
+        "already_stored": {"message_pk": stored} if stored is not None else None,
+        "cutoff": cutoff,
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -41,6 +42,14 @@ def outgoing_account() -> str:
 
 def mailbox_account(mailbox_id: int) -> str:
     return f"mailbox:{mailbox_id}"
+
+
+def password_command(description: str | None = None) -> str:
+    """The command that saves a password, quoted to paste into a shell as printed:
+    the outgoing account's, or (with `description`) that mailbox's."""
+    if description is None:
+        return "mailroom password set outgoing"
+    return shlex.join(["mailroom", "password", "set", "mailbox", description])
 
 
 def _how_to_fix() -> str:
@@ -110,13 +119,31 @@ class Secrets:
         return Secret(value)
 
     def require(self, account: str, what: str) -> Secret:
+        """The password of `account`, or CredentialError with the command that saves it.
+
+        `what` names the account for the user, as the callers word it: "the outgoing
+        account", or 'mailbox "DESCRIPTION"' (the description is taken from it).
+        """
         value = self.get(account)
         if not value:
-            command = ("mailroom password set outgoing" if account == outgoing_account()
-                       else f'mailroom password set mailbox "{what}"')
-            raise CredentialError(f"No password is saved for {what}. Save it with: {command}",
-                                  field="password")
+            description = None
+            if account != outgoing_account():
+                description = what.removeprefix('mailbox "').removesuffix('"') if what.startswith(
+                    'mailbox "') and what.endswith('"') else what
+            raise CredentialError(f"No password is saved for {what}. Save it with: "
+                                  f"{password_command(description)}", field="password")
         return value
+
+    def delete(self, account: str) -> bool:
+        """Remove the password of `account`; False when there was none."""
+        store = backend()
+        try:
+            self._call(lambda: store.delete_password(SERVICE, self._name(account)))
+        except CredentialError:
+            if self._call(lambda: store.get_password(SERVICE, self._name(account))) is None:
+                return False  # keyring raises PasswordDeleteError for a missing entry
+            raise
+        return True
 
     def set(self, account: str, password: str) -> None:
         store = backend()

@@ -84,8 +84,8 @@ def auth_error(ep: Endpoint, server_reply: str) -> MailroomError:
             extra += " Also make sure POP is enabled in Gmail's settings (Forwarding and POP/IMAP)."
         return CredentialError(f"Gmail rejected the login for {ep.login}. {extra}{reply}",
                                kind="auth", field="password")
-    return CredentialError(f"{ep.host} rejected the user name or password for {ep.login}. Check both; "
-                           f"the password is saved with `mailroom password set`.{reply}",
+    return CredentialError(f"{ep.host} rejected the user name or password for {ep.login}. Check both: "
+                           f"the user name in the settings, the password in the keyring.{reply}",
                            kind="auth", field="password")
 
 

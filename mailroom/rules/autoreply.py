@@ -129,6 +129,13 @@ def decide_autoreply(msg: ParsedMessage, facts: AutoreplyFacts) -> SendReply | S
     return SendReply(to=to, from_address=from_address, reason=_why_send(facts))
 
 
+def blocking_rules(msg: ParsedMessage, facts: AutoreplyFacts) -> list[Skip]:
+    """Every rule in `RULES` that objects to replying, in order (the first one is the
+    one `decide_autoreply` names); empty when it would reply. For `mailroom explain`."""
+    return [Skip(reason=reason, rule=rule.name) for rule in RULES
+            if (reason := rule.check(msg, facts)) is not None]
+
+
 # -- helpers ---------------------------------------------------------------------------
 
 def _addressed_to(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:

@@ -10,6 +10,8 @@ Pure: apart from `ca_file` existence, no I/O.
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import zoneinfo
 from typing import Any
 
 from mailroom.errors import ConfigError
@@ -87,6 +89,23 @@ def _check_mailbox(doc: Document, i: int, box: dict, problems: list[str]) -> Non
                             f"task type {box['task_type']!r})")
     if box["autoreply"] and not box["autoreply_template"]:
         problems.append(f"{where}.autoreply_template: is required when autoreply is true")
+    _check_exclude_before(doc, where, box, problems)
+
+
+def _check_exclude_before(doc: Document, where: str, box: dict, problems: list[str]) -> None:
+    """A cutoff in the future would skip every message until that day (today is read
+    from the clock, in the company's time zone)."""
+    cutoff = box["exclude_before"]
+    if cutoff is None:
+        return
+    try:
+        zone = zoneinfo.ZoneInfo(doc["company"].get("timezone") or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = dt.timezone.utc  # the bad time zone is reported on its own
+    today = dt.datetime.now(zone).date()
+    if cutoff > today:
+        problems.append(f"{where}.exclude_before: {cutoff.isoformat()} is in the future, so every message "
+                        f"until then would be skipped; use today ({today.isoformat()}) or an earlier day")
 
 
 def _check_template(i: int, template: dict, problems: list[str]) -> None:

@@ -23,6 +23,12 @@ def read(path: Path) -> tuple[Document, list[str]]:
             raw = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"No settings file at {path}.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder; name the settings file.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} could not be read: {exc.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a settings file: it is not text (TOML is UTF-8 text).") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", problems=[f"(file): {exc}"]) from None
     return validate(raw)

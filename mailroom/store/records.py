@@ -37,6 +37,33 @@ def mark_seen_many(conn: Connection, mailbox_id: int, uids: Iterable[str], state
         conn.execute(_INSERT_SEEN, rows)
 
 
+def mark_skipped_many(conn: Connection, mailbox_id: int, dated: Iterable[tuple[str, dt.datetime]],
+                      now: dt.datetime) -> None:
+    """Record UIDs skipped before the cutoff with the date each one had, so that moving
+    the cutoff earlier can make them eligible again (`forget_skipped`)."""
+    rows = [{"mailbox_id": mailbox_id, "uid": uid, "state": "skipped", "message_pk": None, "seen_at": now,
+             "message_date": date} for uid, date in dated]
+    if rows:
+        conn.execute(_INSERT_SEEN, rows)
+
+
+def forget_skipped(conn: Connection, mailbox_id: int, cutoff: dt.datetime | None) -> int:
+    """Forget the UIDs skipped before the cutoff that `cutoff` (None: no cutoff) no longer
+    excludes; the next run looks at them again. Rows with no date (written before dates
+    were kept) are forgotten too: looking again costs one TOP, missing a message costs it."""
+    t = s.seen_uids
+    where = [t.c.mailbox_id == mailbox_id, t.c.state == "skipped"]
+    if cutoff is not None:
+        where.append(sa.or_(t.c.message_date.is_(None), t.c.message_date >= cutoff))
+    return conn.execute(t.delete().where(*where)).rowcount
+
+
+def forget_seen(conn: Connection, mailbox_id: int) -> int:
+    """Forget every seen UID of a mailbox (`mailroom mailbox reset`): the next run lists
+    them as new; what is stored already is recognised by Message-ID + hash."""
+    return conn.execute(s.seen_uids.delete().where(s.seen_uids.c.mailbox_id == mailbox_id)).rowcount
+
+
 # The statements below are built once: building a Core statement per call (`.values()`,
 # `.where()`) cost more than running it. Lookups filter by their selective column only:
 # with a mailbox_id in the WHERE clause too, SQLite (no statistics) picked the

@@ -180,14 +180,16 @@ attachments = sa.Table("attachments", metadata, _id(),
                        sa.Column("size", sa.Integer, nullable=False),
                        sa.Column("sha256", sa.String(64), nullable=False))
 
-# state: imported | duplicate | skipped | quarantined
+# state: imported | duplicate | skipped | quarantined; message_date: the header date of a
+# UID skipped before the cutoff, so an earlier cutoff can make it eligible again
 seen_uids = sa.Table("seen_uids", metadata,
                      sa.Column("mailbox_id", sa.Integer, sa.ForeignKey("mailboxes.id", ondelete="CASCADE"),
                                primary_key=True),
                      sa.Column("uid", sa.String(70), primary_key=True),
                      sa.Column("state", sa.String(12), nullable=False),
                      _fk("message_pk", "messages"),
-                     sa.Column("seen_at", UTCDateTime, nullable=False))
+                     sa.Column("seen_at", UTCDateTime, nullable=False),
+                     sa.Column("message_date", UTCDateTime))
 
 quarantine = sa.Table("quarantine", metadata, _id(),
                       _fk("mailbox_id", "mailboxes"),

@@ -1,7 +1,7 @@
 """Auto-replies that must not go out, end to end: real Dovecot in, real SMTP out.
 
 Unsendable addresses and failing templates are recorded skips that never stop an
-import; forged and tagged senders, floods and renamed mailboxes do not turn Mailroom
+import; forged and tagged senders, floods and second mailboxes do not turn Mailroom
 into a spam reflector; automated mail opens no task and our own addresses are no client.
 """
 
@@ -54,17 +54,18 @@ def count(ctx, table) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
 
 
-def rename_mailbox(ctx, user, old: str, new: str) -> dict:
-    """Rename a mailbox in the settings, as a user re-importing the file would: it gets a new id."""
+def second_mailbox(ctx, user, description: str) -> tuple[dict, object]:
+    """Add a second mailbox, on an account of its own on the same server: (its row, its user)."""
+    other = user.dovecot.new_user("second")
     doc = repo.load(ctx.engine)
-    for box in doc["mailboxes"]:
-        if box["description"] == old:
-            box["description"] = new
+    first = doc["mailboxes"][0]
+    doc["mailboxes"].append(dict(first, description=description, username=other.name, email=other.address,
+                                 aliases=[]))
     canonical, _warnings = validate(doc)
     repo.save(ctx.engine, canonical)
-    mailbox_id, _ = ctx.mailbox(new)
-    ctx.secrets.set(mailbox_account(mailbox_id), user.password)
-    return load_mailbox_row(ctx, new)
+    mailbox_id, _ = ctx.mailbox(description)
+    ctx.secrets.set(mailbox_account(mailbox_id), other.password)
+    return load_mailbox_row(ctx, description), other
 
 
 # --- B: a reply problem never stops an import --------------------------------------------
@@ -166,13 +167,13 @@ def test_tagged_addresses_of_one_person_get_one_reply(ctx, configure, mailbox_us
     assert [r["autoreply_rule"] for r in messages(ctx)] == [None] + ["rate-limit"] * 7 + [None]
 
 
-def test_a_renamed_mailbox_does_not_reply_to_the_same_sender_again(ctx, configure, mailbox_user, smtp):
+def test_a_second_mailbox_does_not_reply_to_the_same_sender_again(ctx, configure, mailbox_user, smtp):
     box = autoreply_box(configure)
     mailbox_user.deliver(inquiry(1, mailbox_user, sender="ann@client.example"))
     assert len(MailboxRun(ctx, box).run().outbox_ids) == 1
-    renamed = rename_mailbox(ctx, mailbox_user, "Studio", "Front desk")
-    mailbox_user.deliver(inquiry(2, mailbox_user, sender="ann@client.example"))
-    assert MailboxRun(ctx, renamed).run().outbox_ids == []
+    second, other = second_mailbox(ctx, mailbox_user, "Front desk")
+    other.deliver(inquiry(2, other, sender="ann@client.example"))
+    assert MailboxRun(ctx, second).run().outbox_ids == []
     assert messages(ctx)[-1]["autoreply_rule"] == "rate-limit"
 
 
@@ -260,12 +261,14 @@ def test_automated_mail_opens_no_task_and_our_addresses_are_no_client(ctx, confi
 
 # --- E: duplicates across mailboxes --------------------------------------------------------
 
-def test_a_renamed_mailbox_files_and_answers_old_mail_once(ctx, configure, mailbox_user, smtp):
+def test_mail_two_mailboxes_both_receive_is_filed_and_answered_once(ctx, configure, mailbox_user, smtp):
     box = autoreply_box(configure)
-    mailbox_user.deliver_many([inquiry(1, mailbox_user), inquiry(2, mailbox_user)])
+    both = [inquiry(1, mailbox_user), inquiry(2, mailbox_user)]
+    mailbox_user.deliver_many(both)
     assert MailboxRun(ctx, box).run().imported == 2
-    renamed = rename_mailbox(ctx, mailbox_user, "Studio", "Front desk")
-    report = MailboxRun(ctx, renamed).run()   # a new id: the old mail is served to it again
+    second, other = second_mailbox(ctx, mailbox_user, "Front desk")
+    other.deliver_many(both)                  # the same bytes, e.g. copies of a message sent to both
+    report = MailboxRun(ctx, second).run()
     assert (report.imported, report.duplicates, report.outbox_ids) == (0, 2, [])
     assert count(ctx, s.messages) == 2 and count(ctx, s.tasks) == 2 and count(ctx, s.outbox) == 2
     assert drain(ctx).sent == 2 and len(smtp.capture) == 2

@@ -1,0 +1,157 @@
+"""`mailroom run` and `mailroom fetch`: mailboxes checked now or on their schedule.
+
+Part of the command line (mailroom/cli.py has the parser). `fetch` stops between
+messages on the first Ctrl-C or SIGTERM and still reports what it imported; it says
+which auto-replies wait and why. `run` holds a lock in the data folder, so a second
+one on the same folder refuses to start.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+
+from mailroom import __version__, paths
+from mailroom.cli import command, plural, open_context, with_password_hint
+from mailroom.errors import MailroomError
+
+
+def cmd_run(args) -> int:
+    import filelock
+
+    from mailroom.fetch import enabled_mailboxes
+    from mailroom.worker import Worker
+
+    folder = paths.data_dir()
+    (folder / "locks").mkdir(mode=0o700, exist_ok=True)
+    # An OS lock (flock/LockFileEx): it dies with its process, so a killed Mailroom
+    # leaves nothing that blocks the next start.
+    lock = filelock.FileLock(folder / "locks" / "run.lock")
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise MailroomError(f"Another Mailroom is already running on the data folder {folder}; stop it "
+                            "first (or set MAILROOM_HOME to use another data folder).", kind="busy") from None
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    ctx = open_context(args)
+    boxes = [b["description"] for b in enabled_mailboxes(ctx)]
+    print(f"Mailroom {__version__}: data folder {folder}; "
+          f"{plural(len(boxes), 'enabled mailbox', 'enabled mailboxes')}.", flush=True)
+    if not boxes:
+        print("Add mailboxes to a settings file and import it; see: " + command("config", "import", "--help"))
+    worker = Worker(ctx, after_runs=lambda: drain_outbox(ctx))
+    worker.start()
+    while not stopping.wait(0.5):
+        continue  # a short wait keeps the main thread responsive to signals on every OS
+    print("Stopping after the current message...", flush=True)
+    worker.stop()
+    lock.release()
+    return 0
+
+
+def drain_outbox(ctx):
+    """Send pending auto-replies: the outbox's DrainResult (sent, failed, waiting, error)."""
+    from mailroom.outbox import drain
+
+    return drain(ctx)
+
+
+class _Interrupt:
+    """SIGINT/SIGTERM during a fetch: the first stops it between messages (the session
+    QUITs, what was imported is reported); a second one stops at once."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.signum: int | None = None
+
+    def __enter__(self):
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, _frame) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        self.signum = signum
+        self.stop.set()
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + (self.signum or 0)  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
+
+
+def cmd_fetch(args) -> int:
+    from mailroom.fetch import enabled_mailboxes, load_mailbox_row
+    from mailroom.worker import MailboxBusy, run_locked
+
+    ctx = open_context(args)
+    boxes = [load_mailbox_row(ctx, args.mailbox)] if args.mailbox else enabled_mailboxes(ctx)
+    reports = []
+    drained = None
+    with _Interrupt() as interrupt:
+        for box in boxes:
+            if interrupt.stop.is_set():
+                break
+            try:
+                reports.append(run_locked(ctx, box, stop=interrupt.stop).as_dict())
+            except MailboxBusy:
+                reports.append({"mailbox": box["description"], "error_kind": "busy",
+                                "error": "Another Mailroom is checking this mailbox right now."})
+        if not interrupt.stop.is_set():  # stopped: the replies wait for the next run, not hold up the stop
+            drained = drain_outbox(ctx)
+    for r in reports:
+        if r.get("error_kind") == "auth":
+            r["error"] = with_password_hint(MailroomError(r["error"], kind="auth", field="password"), r["mailbox"])
+    if args.json:
+        print(json.dumps({"mailboxes": reports, "sent": drained.sent if drained else 0,
+                          "send_failed": drained.failed if drained else 0,
+                          "send_waiting": drained.waiting if drained else 0,
+                          "send_error": drained.error if drained else None,
+                          "interrupted": interrupt.signum is not None}))
+    else:
+        _print_fetch(ctx, boxes, reports, drained)
+    if interrupt.signum is not None:
+        return interrupt.exit_status
+    unsent = drained.failed or drained.waiting or drained.error
+    return 1 if unsent or any(r.get("error") for r in reports) else 0
+
+
+def _print_fetch(ctx, boxes: list[dict], reports: list[dict], drained) -> None:
+    from mailroom.store import records
+
+    if not boxes:
+        print("No mailbox is enabled. Add one to a settings file and import it; see: "
+              + command("config", "import", "--help"))
+    for r in reports:
+        if r.get("error"):
+            print(f"{r['mailbox']}: {r['error']}")
+        else:
+            print(f"{r['mailbox']}: {r['imported']} imported, {r['duplicates']} duplicates, "
+                  f"{r['skipped_before_cutoff']} skipped (before cutoff), {r['quarantined']} quarantined, "
+                  f"{r['deleted']} deleted from the server ({r['listed']} listed, {r['new']} new).")
+    if drained is None:
+        print("Interrupted: stopped after the message being imported; the rest, and the auto-replies, "
+              "come with the next fetch.")
+    else:
+        print(f"Auto-replies: {drained.sent} sent, {drained.failed} failed"
+              + (f", {drained.waiting} waiting." if drained.waiting else "."))
+        if drained.error:
+            print(f"Auto-replies could not be sent: {drained.error} They wait and are sent by the next "
+                  "fetch that reaches the server.")
+    with ctx.engine.connect() as conn:
+        outbox = records.stats(conn)["outbox"]
+    counted = drained.waiting if drained else 0
+    parts = []
+    if outbox["pending"] > counted:
+        parts.append(f"{outbox['pending'] - counted} {'more ' if counted else ''}waiting to be sent")
+    if outbox["uncertain"]:
+        parts.append(f"{outbox['uncertain']} uncertain (interrupted while sending; not resent, check with "
+                     "the client)")
+    if parts:
+        print(f"Outbox: {', '.join(parts)}.")
