@@ -21,6 +21,7 @@ from typing import TypeVar
 import keyring
 import keyring.backend
 import keyring.errors
+from keyring.backends.chainer import ChainerBackend
 
 from mailroom import logs
 from mailroom.errors import CredentialError
@@ -86,6 +87,11 @@ def backend() -> keyring.backend.KeyringBackend:
     """The keyring backend to use, or CredentialError saying what to install or enable."""
     try:
         chosen = keyring.get_keyring()
+        if isinstance(chosen, ChainerBackend) and not _user_chose_backend():
+            # With several backends installed (e.g. the plaintext-keyring extra), keyring
+            # chains them all: a password missing from the system keyring would then be
+            # read from a plain file. Use the best one alone; below 1 is refused below.
+            chosen = next(iter(chosen.backends), chosen)
     except Exception as exc:  # keyring imports whatever module was named: any error can come out
         raise _load_error(exc) from None
     name = type(chosen).__module__ + "." + type(chosen).__name__

@@ -13,6 +13,7 @@ import sys
 import keyring
 import keyring.backend
 import pytest
+from keyring.backends.chainer import ChainerBackend
 
 from mailroom import paths, secrets
 from mailroom.errors import CredentialError, StorageError
@@ -196,21 +197,62 @@ def test_the_advice_says_how_to_install_the_plain_text_keyring():
         assert "pip install 'mailroom[plaintext-keyring]'" in secrets._how_to_fix()
 
 
-def test_a_chosen_plain_text_keyring_says_where_the_file_is(tmp_path, monkeypatch):
-    from keyrings.alt.file import PlaintextKeyring
+class _TextFileKeyring(keyring.backend.KeyringBackend):
+    """Stands in for keyrings.alt.file.PlaintextKeyring (an optional extra, not installed for
+    the tests: installed, it changes which backend keyring picks for everything else). It
+    has the same `file_path` and `scheme` attributes and writes a real file."""
 
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    scheme = "no encyption"      # sic, as keyrings.alt spells it
+    file_path = ""
+    priority = 0.5
+    viable = False               # used only when set explicitly, never auto-detected
+
+    def get_password(self, service, username):
+        return None
+
+    def set_password(self, service, username, password):
+        with open(self.file_path, "a", encoding="utf-8") as fh:
+            fh.write(f"{service} {username} {password}\n")
+
+    def delete_password(self, service, username):
+        return None
+
+
+def test_a_chosen_plain_text_keyring_says_where_the_file_is(tmp_path, monkeypatch):
+    chosen = _TextFileKeyring()
+    chosen.file_path = str(tmp_path / "keyring_pass.cfg")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     previous = keyring.get_keyring()
-    keyring.set_keyring(PlaintextKeyring())
+    keyring.set_keyring(chosen)
     try:
         stored = secrets.Secrets("install").set("outgoing", CANARY)
     finally:
         keyring.set_keyring(previous)
-    path = tmp_path / "python_keyring" / "keyring_pass.cfg"
-    assert stored.file == str(path) and stored.plain_text
-    assert stored.description.startswith(f"a plain-text file, {path} (not encrypted")
-    assert path.is_file()
+    assert stored.file == chosen.file_path and stored.plain_text
+    assert stored.description.startswith(f"a plain-text file, {chosen.file_path} (not encrypted")
+    assert CANARY in (tmp_path / "keyring_pass.cfg").read_text()
+
+
+class _GoodKeyring(_PlainFileKeyring):
+    priority = 5
+    viable = False
+
+
+def test_a_chain_of_backends_never_falls_back_to_a_plain_file(monkeypatch):
+    """keyring chains every installed backend; a plain file among them must not be used unasked."""
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.setattr(keyring.core, "load_config", lambda: None)
+    previous = keyring.get_keyring()
+    good, plain = _GoodKeyring(), _PlainFileKeyring()
+    try:
+        keyring.set_keyring(ChainerBackend())
+        monkeypatch.setattr(ChainerBackend, "backends", [good, plain])
+        assert secrets.backend() is good
+        monkeypatch.setattr(ChainerBackend, "backends", [plain])
+        with pytest.raises(CredentialError, match="plain file"):
+            secrets.backend()
+    finally:
+        keyring.set_keyring(previous)
 
 
 def test_the_system_keyring_is_described_as_such(real_keyring, monkeypatch):
