@@ -242,13 +242,20 @@ def test_a_chain_of_backends_never_falls_back_to_a_plain_file(monkeypatch):
     """keyring chains every installed backend; a plain file among them must not be used unasked."""
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     monkeypatch.setattr(keyring.core, "load_config", lambda: None)
-    previous = keyring.get_keyring()
     good, plain = _GoodKeyring(), _PlainFileKeyring()
+
+    class Chain(ChainerBackend):
+        backends = [good, plain]     # these members instead of every installed backend
+        viable = False
+
+    class PlainOnlyChain(Chain):
+        backends = [plain]
+
+    previous = keyring.get_keyring()
     try:
-        keyring.set_keyring(ChainerBackend())
-        monkeypatch.setattr(ChainerBackend, "backends", [good, plain])
+        keyring.set_keyring(Chain())
         assert secrets.backend() is good
-        monkeypatch.setattr(ChainerBackend, "backends", [plain])
+        keyring.set_keyring(PlainOnlyChain())
         with pytest.raises(CredentialError, match="plain file"):
             secrets.backend()
     finally:
