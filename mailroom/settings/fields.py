@@ -2,9 +2,9 @@
 
 One table per section (datasette's habit): the settings file's keys, the checks
 that report `mailboxes[2].port: must be 1-65535`, the export and later the web
-form are all derived from `SECTIONS`, so they cannot drift apart: other modules
-take choices and defaults from here rather than repeating them. Pure: no I/O except
-that `ca_file` must name an existing file.
+form are all derived from `SECTIONS`, so they cannot drift apart; other modules
+should take choices (a field's `choices`) and defaults (`defaults()`) from here
+rather than repeat them. Pure: no I/O except that `ca_file` must name an existing file.
 """
 
 from __future__ import annotations
