@@ -1,6 +1,8 @@
 """The two checks a user runs on day one: a mailbox connection, and a test email.
 
 Each returns a small result or raises a MailroomError that says which field to fix.
+A result carries warnings too: a password that went over the network in plain text
+(`security = "none"` to another computer) works, but the user should hear about it.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from email.message import EmailMessage
 
 from mailroom.context import Context
 from mailroom.errors import ConfigError
-from mailroom.model import CheckResult
 from mailroom.mail.pop3 import Pop3Client
 from mailroom.mail.smtp import SmtpClient
+from mailroom.model import CheckResult, Endpoint
 from mailroom.secrets import mailbox_account, outgoing_account
+from mailroom.settings.fields import plain_text_warning
+
+
+def _warnings(ep: Endpoint, sent_password: bool) -> tuple[str, ...]:
+    warning = plain_text_warning(ep.host, ep.security) if sent_password else None
+    return (f"{ep.protocol.upper()}: {warning}.",) if warning else ()
 
 
 def check_mailbox(ctx: Context, description: str) -> CheckResult:
@@ -33,7 +41,8 @@ def probe_mailbox(ctx: Context, box: dict, password: str) -> CheckResult:
         pop.uidl()
         pop.quit()
     noun = "message" if count == 1 else "messages"
-    return CheckResult(True, f'Mailbox "{box["description"]}" works: {count} {noun} on {ep.host}.', count)
+    return CheckResult(True, f'Mailbox "{box["description"]}" works: {count} {noun} on {ep.host}.', count,
+                       _warnings(ep, sent_password=True))
 
 
 def send_test_email(ctx: Context, to: str | None, now: dt.datetime | None = None) -> CheckResult:
@@ -55,4 +64,5 @@ def send_test_email(ctx: Context, to: str | None, now: dt.datetime | None = None
                     "If you can read it, the outgoing account works.\n")
     with SmtpClient.open(ep, password) as smtp:
         smtp.send_message(msg)
-    return CheckResult(True, f"A test email was sent to {to} through {ep.host}.")
+    return CheckResult(True, f"A test email was sent to {to} through {ep.host}.",
+                       warnings=_warnings(ep, sent_password=password is not None))

@@ -2,7 +2,8 @@
 
 One `Context` per process, created by `Context.open()`; the CLI, the worker and (later)
 the tray and web page all use it. It knows how to turn stored settings into
-`Endpoint`s, and nothing about sockets.
+`Endpoint`s (a `~` in a stored ca_file expanded, as settings saved before validation
+stored absolute paths may hold one), and nothing about sockets.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mailroom.model import Endpoint
 from mailroom.secrets import Secrets
 from mailroom.settings import repo
 from mailroom.settings.document import Document
+from mailroom.settings.fields import expand_path
 from mailroom.store import schema
 from mailroom.store.db import open_store
 
@@ -69,7 +71,7 @@ class Context:
     def mailbox_endpoint(self, box: dict) -> Endpoint:
         return Endpoint(protocol="pop3", host=box["host"], port=box["port"], security=box["security"],
                         username=box["username"] or box["email"], domain=box["domain"] or "",
-                        ca_file=box["ca_file"], timeout=self.timeout)
+                        ca_file=expand_path(box["ca_file"]), timeout=self.timeout)
 
     def outgoing_endpoint(self) -> Endpoint:
         out = self.settings()["outgoing"]
@@ -77,5 +79,6 @@ class Context:
             raise ConfigError("No outgoing (SMTP) server is set: add an [outgoing] section to the "
                               "settings file and import it again, see: mailroom config import --help", field="host")
         return Endpoint(protocol="smtp", host=out["host"], port=out["port"], security=out["security"],
-                        username=out["username"] or "", ca_file=out["ca_file"], timeout=self.timeout)
+                        username=out["username"] or "", ca_file=expand_path(out["ca_file"]),
+                        timeout=self.timeout)
 

@@ -1,15 +1,21 @@
 """Where Mailroom keeps its files: the per-user data folder.
 
 `MAILROOM_HOME` overrides the folder (tests, portable installs); otherwise it is
-platformdirs' user data dir. The folder is created 0700 on POSIX (SECURITY.md #18).
+platformdirs' user data dir. A folder Mailroom creates is made 0700 on POSIX
+(SECURITY.md #18). A folder that already exists is the user's: its mode is never
+changed, but one that every user may write to is refused, since anyone could then
+replace the database or plant files beside it.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import platformdirs
+
+from mailroom.errors import StorageError
 
 APP_NAME = "Mailroom"
 
@@ -17,11 +23,41 @@ APP_NAME = "Mailroom"
 def data_dir() -> Path:
     """The data folder, created with owner-only permissions if missing."""
     override = os.environ.get("MAILROOM_HOME")
-    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix":
-        os.chmod(path, 0o700)
+    path = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return _folder(path.absolute(), "data folder")
+
+
+def _folder(path: Path, what: str) -> Path:
+    """`path`, created 0700 when missing; an existing folder is checked, never chmod-ed."""
+    try:
+        path.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        if not path.is_dir():
+            raise StorageError(f"The {what} {path} is a file, not a folder. Move the file away, or set "
+                               "MAILROOM_HOME to another folder.") from None
+        _refuse_shared(path, what)
+    except OSError as exc:
+        raise StorageError(f"The {what} {path} cannot be created: {exc.strerror or exc}. Set "
+                           "MAILROOM_HOME to a folder you can write to.") from None
+    else:
+        if os.name == "posix":
+            os.chmod(path, 0o700)  # ours: mkdir's mode is cut by the umask, make it exact
     return path
+
+
+def _refuse_shared(path: Path, what: str) -> None:
+    # World-writable only: a group-writable folder is normal where each user has a
+    # group of their own (umask 002), and the database inside is 0600 either way.
+    if os.name != "posix":
+        return
+    mode = os.stat(path).st_mode
+    if mode & stat.S_IWOTH:
+        raise StorageError(
+            f"The {what} {path} can be changed by every user of this computer (permissions "
+            f"{stat.S_IMODE(mode):o}), so Mailroom will not keep mail there. Set MAILROOM_HOME to a "
+            "folder in your home folder that does not exist yet (Mailroom creates it, readable by "
+            f"you only), or, if this folder is yours alone, make it private: chmod 700 {path}",
+            field="MAILROOM_HOME")
 
 
 def database_path() -> Path:
@@ -30,12 +66,8 @@ def database_path() -> Path:
 
 def raw_dir() -> Path:
     """Content-addressed raw messages (written before the message row commits)."""
-    path = data_dir() / "raw"
-    path.mkdir(exist_ok=True)
-    return path
+    return _folder(data_dir() / "raw", "raw message folder")
 
 
 def log_dir() -> Path:
-    path = data_dir() / "logs"
-    path.mkdir(exist_ok=True)
-    return path
+    return _folder(data_dir() / "logs", "log folder")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tomllib
 
 import pytest
 
+from mailroom.context import Context
 from tests.helpers import mailbox, outgoing, settings, write_toml
 from tests.servers.scripted import ScriptedPop3, closed_port, silent_port
 
@@ -152,3 +155,50 @@ def test_each_smtp_fault_names_its_kind_and_field(case, expected, configure, run
     assert result.returncode == 1
     assert (report["error_kind"], report["field"]) == expected, report
     assert len(smtp.capture) == 0
+
+
+def test_a_ca_file_under_the_home_folder_can_be_written_with_a_tilde(run_cli, mailbox_user, dovecot, certs, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(certs.ca_crt, home / "studio-ca.pem")
+    env = {"HOME": str(home)}
+    box = pop_box(mailbox_user, dovecot.pop3s_port, ca_file="~/studio-ca.pem")
+    result = run_cli("config", "import", str(write_toml(tmp_path / "settings.toml", settings(mailboxes=[box]))),
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    assert run_cli("password", "set", "mailbox", "Box", input=mailbox_user.password + "\n", env=env).returncode == 0
+    report = json.loads(run_cli("check", "Box", "--json", env=env).stdout)
+    assert report["ok"], report
+    exported = tomllib.loads(run_cli("config", "export", "-").stdout)
+    assert exported["mailboxes"][0]["ca_file"] == str(home / "studio-ca.pem")   # stored expanded
+
+
+def test_a_stored_ca_file_with_a_tilde_is_expanded_when_used(monkeypatch, tmp_path):
+    # settings saved before ca_file was stored expanded may still hold "~/..."
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ctx = Context(engine=None, install_id="x", secrets=None)
+    box = {"host": "pop.x.example", "port": 995, "security": "ssl", "username": "u", "email": "u@x.example",
+           "domain": "", "ca_file": "~/ca.pem"}
+    assert ctx.mailbox_endpoint(box).ca_file == str(tmp_path / "ca.pem")
+
+
+# 0.0.0.0 is not a loopback name, yet on Linux a connection to it reaches the servers
+# on 127.0.0.1: it stands in for "another computer" while the traffic stays on this one.
+ELSEWHERE = "0.0.0.0"
+
+
+def test_a_password_sent_in_plain_text_to_another_computer_is_warned_about(configure, run_cli, smtp,
+                                                                            mailbox_user, dovecot):
+    out = outgoing(smtp, port=smtp.plain_port, security="none")
+    box = pop_box(mailbox_user, dovecot.pop3_port, security="none")
+    configure(settings(outgoing=out, mailboxes=[box]), {"outgoing": "studiopw", "Box": mailbox_user.password})
+    assert json.loads(run_cli("test-email", "--json").stdout)["warnings"] == []       # 127.0.0.1: this computer
+    assert check(run_cli)["warnings"] == []
+    configure(settings(outgoing={**out, "host": ELSEWHERE}, mailboxes=[{**box, "host": ELSEWHERE}]),
+              {"outgoing": "studiopw", "Box": mailbox_user.password})
+    report = json.loads(run_cli("test-email", "--json").stdout)
+    assert report["ok"] and report["warnings"] == [
+        f'SMTP: security = "none" sends the password to {ELSEWHERE} unencrypted, so anyone on the network in '
+        'between can read it; use "ssl" or "starttls" if the server offers them.'], report
+    report = check(run_cli)
+    assert report["ok"] and report["warnings"][0].startswith(f'POP3: security = "none" sends the password to {ELSEWHERE}')

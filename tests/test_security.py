@@ -13,9 +13,10 @@ import sys
 import keyring
 import keyring.backend
 import pytest
+from keyring.backends.chainer import ChainerBackend
 
-from mailroom import secrets
-from mailroom.errors import CredentialError
+from mailroom import paths, secrets
+from mailroom.errors import CredentialError, StorageError
 from tests.conftest import REPO_ROOT
 from tests.helpers import mailbox, outgoing, settings, write_toml
 from tests.mailgen import make_message
@@ -125,6 +126,155 @@ def test_the_data_folder_is_private(run_cli, mailroom_home):
     assert run_cli("stats").returncode == 0
     assert stat.S_IMODE(os.stat(mailroom_home).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(mailroom_home / "mailroom.db").st_mode) == 0o600
+
+
+def test_a_folder_mailroom_creates_is_private(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILROOM_HOME", str(tmp_path / "new" / "home"))
+    home = paths.data_dir()
+    assert home == tmp_path / "new" / "home"
+    assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(paths.log_dir()).st_mode) == 0o700
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o770, 0o700])
+def test_an_existing_data_folder_keeps_its_permissions(tmp_path, monkeypatch, mode):
+    home = tmp_path / "mine"
+    home.mkdir()
+    os.chmod(home, mode)
+    monkeypatch.setenv("MAILROOM_HOME", str(home))
+    assert paths.data_dir() == home
+    assert stat.S_IMODE(os.stat(home).st_mode) == mode
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o777, 0o757])
+def test_a_data_folder_everyone_may_write_to_is_refused_and_left_alone(run_cli, tmp_path, monkeypatch, mode):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, mode)
+    result = run_cli("stats", env={"MAILROOM_HOME": str(shared)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"The data folder {shared} can be changed by every user of this computer" in result.stderr
+    assert "MAILROOM_HOME" in result.stderr
+    assert stat.S_IMODE(os.stat(shared).st_mode) == mode           # never chmod-ed
+    assert list(shared.iterdir()) == []                            # and nothing written into it
+    monkeypatch.setenv("MAILROOM_HOME", str(shared))
+    with pytest.raises(StorageError, match=f"chmod 700 {shared}"):
+        paths.data_dir()
+
+
+# keyrings.alt made unimportable, as on a machine where it was never installed
+_WITHOUT_KEYRINGS_ALT = ("import sys, runpy; sys.modules['keyrings'] = None; "
+                         "runpy.run_module('mailroom', run_name='__main__')")
+
+
+@pytest.mark.parametrize("args", [("password", "set", "outgoing"), ("check", "Box"), ("test-email",)])
+def test_a_chosen_keyring_that_cannot_load_is_explained_not_a_traceback(args, run_cli, tmp_path, real_keyring,
+                                                                       mailroom_home):
+    write_toml(tmp_path / "s.toml", settings(mailboxes=[mailbox("Box", port=995, user="u", host="pop.example.com")],
+                                             outgoing={"host": "smtp.example.com", "username": "u@example.com",
+                                                       "email": "u@example.com"}))
+    assert run_cli("config", "import", str(tmp_path / "s.toml")).returncode == 0
+    env = {**real_keyring, "MAILROOM_HOME": str(mailroom_home),
+           "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}
+    result = subprocess.run([sys.executable, "-c", _WITHOUT_KEYRINGS_ALT, *args], input=CANARY + "\n", env=env,
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert ("The password store chosen with PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring "
+            "could not be loaded") in result.stderr + result.stdout
+    assert "pip install 'mailroom[plaintext-keyring]'" in result.stderr + result.stdout
+
+
+def test_a_misspelt_keyring_choice_is_explained(run_cli):
+    result = run_cli("password", "set", "outgoing", input=CANARY + "\n",
+                     env={"PYTHON_KEYRING_BACKEND": "keyring.backends.SecretServic.Keyring"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "PYTHON_KEYRING_BACKEND=keyring.backends.SecretServic.Keyring could not be loaded" in result.stderr
+    assert "Check the name, or unset it" in result.stderr
+
+
+def test_the_advice_says_how_to_install_the_plain_text_keyring():
+    if sys.platform.startswith("linux"):
+        assert "pip install 'mailroom[plaintext-keyring]'" in secrets._how_to_fix()
+
+
+class _TextFileKeyring(keyring.backend.KeyringBackend):
+    """Stands in for keyrings.alt.file.PlaintextKeyring (an optional extra, not installed for
+    the tests: installed, it changes which backend keyring picks for everything else). It
+    has the same `file_path` and `scheme` attributes and writes a real file."""
+
+    scheme = "no encyption"      # sic, as keyrings.alt spells it
+    file_path = ""
+    priority = 0.5
+    viable = False               # used only when set explicitly, never auto-detected
+
+    def get_password(self, service, username):
+        return None
+
+    def set_password(self, service, username, password):
+        with open(self.file_path, "a", encoding="utf-8") as fh:
+            fh.write(f"{service} {username} {password}\n")
+
+    def delete_password(self, service, username):
+        return None
+
+
+def test_a_chosen_plain_text_keyring_says_where_the_file_is(tmp_path, monkeypatch):
+    chosen = _TextFileKeyring()
+    chosen.file_path = str(tmp_path / "keyring_pass.cfg")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(chosen)
+    try:
+        stored = secrets.Secrets("install").set("outgoing", CANARY)
+    finally:
+        keyring.set_keyring(previous)
+    assert stored.file == chosen.file_path and stored.plain_text
+    assert stored.description.startswith(f"a plain-text file, {chosen.file_path} (not encrypted")
+    assert CANARY in (tmp_path / "keyring_pass.cfg").read_text()
+
+
+class _GoodKeyring(_PlainFileKeyring):
+    priority = 5
+    viable = False
+
+
+def test_a_chain_of_backends_never_falls_back_to_a_plain_file(monkeypatch):
+    """keyring chains every installed backend; a plain file among them must not be used unasked."""
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.setattr(keyring.core, "load_config", lambda: None)
+    good, plain = _GoodKeyring(), _PlainFileKeyring()
+
+    class Chain(ChainerBackend):
+        backends = [good, plain]     # these members instead of every installed backend
+        viable = False
+
+    class PlainOnlyChain(Chain):
+        backends = [plain]
+
+    previous = keyring.get_keyring()
+    try:
+        keyring.set_keyring(Chain())
+        assert secrets.backend() is good
+        keyring.set_keyring(PlainOnlyChain())
+        with pytest.raises(CredentialError, match="plain file"):
+            secrets.backend()
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_the_system_keyring_is_described_as_such(real_keyring, monkeypatch):
+    for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "HOME"):
+        if name in real_keyring:
+            monkeypatch.setenv(name, real_keyring[name])
+    from keyring.backends.SecretService import Keyring as SecretService
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(SecretService())
+    try:
+        stored = secrets.Secrets("install-described").set("outgoing", CANARY)
+    finally:
+        keyring.set_keyring(previous)
+    assert (stored.file, stored.description) == (None, "the system keyring")
 
 
 def test_the_core_imports_neither_flask_nor_pystray():

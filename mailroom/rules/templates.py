@@ -5,27 +5,31 @@ A template is a subject and a body written by the business, with merge fields su
 (HTML, with merged values HTML-escaped and a plain-text alternative generated).
 Rendering happens in Jinja's immutable sandbox with `StrictUndefined`, so a template
 cannot reach Python internals (`{{ ''.__class__ }}` fails), cannot mutate what it is
-given, and a misspelt field is an error rather than a silent blank.
+given, and a misspelt field is an error rather than a silent blank; the sandbox's
+limits on size and work (mailroom/rules/sandbox.py) keep a render short and small.
 
 Pure: no files, no database, no clock. The context is passed in; this module never
-looks anything up. Errors users must fix are raised as `TemplateError`.
+looks anything up. Errors users must fix are raised as `TemplateError`, each problem
+worded as `body: line 3: unexpected '}'` so settings can prefix `templates[2].`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 from zoneinfo import ZoneInfo
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SecurityError
 
 from mailroom.errors import ConfigError
+from mailroom.rules.sandbox import MAX_TEXT, LimitedSandbox, LimitError, limits
+from mailroom.settings.fields import SECTION
 
 Kind = Literal["form_letter", "html_email"]
-KINDS: tuple[str, ...] = ("form_letter", "html_email")
+KINDS: tuple[str, ...] = SECTION["templates"].by_name["kind"].choices
+MAX_SOURCE = 64 * 1024  # characters of a subject or body as written
 
 
 @dataclass(frozen=True)
@@ -136,31 +140,11 @@ def format_message_date(when: dt.datetime | None, tz: ZoneInfo) -> str:
 
 # -- the sandbox -------------------------------------------------------------------------
 
-_MAX_REPEAT = 100_000  # characters or items a "*" may build
-_MAX_EXPONENT = 100
+_TEXT_ENV = LimitedSandbox(autoescape=False)
+_HTML_ENV = LimitedSandbox(autoescape=True)
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus limits on "*" and "**", which could eat all memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-        if op == "**" and isinstance(right, (int, float)) and abs(right) > _MAX_EXPONENT:
-            raise SecurityError(f"exponents above {_MAX_EXPONENT} are not allowed")
-        if op == "*":
-            for seq, count in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(count, int) \
-                        and len(seq) * count > _MAX_REPEAT:
-                    raise SecurityError(f"repeating to more than {_MAX_REPEAT} items is not allowed")
-        return {"*": operator.mul, "**": operator.pow}[op](left, right)
-
-
-_TEXT_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-_HTML_ENV = _Sandbox(undefined=StrictUndefined, autoescape=True, keep_trailing_newline=True)
-
-
-def _environment(kind: str) -> _Sandbox:
+def _environment(kind: str) -> LimitedSandbox:
     if kind == "form_letter":
         return _TEXT_ENV
     if kind == "html_email":
@@ -177,18 +161,70 @@ def one_line(text: str) -> str:
     return " ".join(cleaned.split())
 
 
-def _render(env: _Sandbox, part: str, source: str, namespace: dict[str, Any]) -> str:
+def _problem(part: str, message: str, line: int | None = None) -> str:
+    return f"{part}: line {line}: {message}" if line else f"{part}: {message}"
+
+
+_NO_LOADER = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+_TAG = {nodes.Include: "include", nodes.Import: "import", nodes.FromImport: "import", nodes.Extends: "extends"}
+
+
+def _parse(env: LimitedSandbox, part: str, source: str) -> nodes.Template:
+    """The syntax tree of one part; TemplateError for what can never render."""
+    if len(source) > MAX_SOURCE:
+        raise TemplateError([_problem(part, f"is longer than {MAX_SOURCE:,} characters")])
     try:
-        return env.from_string(source).render(namespace)
+        tree = env.parse(source)
     except TemplateSyntaxError as exc:
-        raise TemplateError([f"{part}, line {exc.lineno}: {exc.message}"]) from None
+        raise TemplateError([_problem(part, exc.message or "syntax error", exc.lineno)]) from None
+    # A template is one text: there are no other templates to take parts from.
+    problems = [_problem(part, f"{{% {_TAG[type(node)]} %}} is not available in templates: include, "
+                         "import and extends need other template files, and there are none", node.lineno)
+                for node in tree.find_all(_NO_LOADER)]
+    if problems:
+        raise TemplateError(problems)
+    return tree
+
+
+def _compile(env: LimitedSandbox, part: str, source: str) -> tuple[nodes.Template, Any]:
+    """(syntax tree, compiled template); TemplateError for syntax and unknown filters or tests."""
+    tree = _parse(env, part, source)
+    try:
+        return tree, env.from_string(tree)
+    except TemplateSyntaxError as exc:   # also TemplateAssertionError: "No filter named ..."
+        raise TemplateError([_problem(part, exc.message or "syntax error", exc.lineno)]) from None
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line a render error happened on (Jinja rewrites tracebacks to show it)."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _render(env: LimitedSandbox, part: str, source: str, namespace: dict[str, Any]) -> str:
+    _tree, template = _compile(env, part, source)
+    chunks, total = [], 0
+    try:
+        with limits():
+            for chunk in template.generate(namespace):
+                total += len(chunk)
+                if total > MAX_TEXT:
+                    raise LimitError(f"the result would be longer than {MAX_TEXT // 1024:,} KB")
+                chunks.append(chunk)
     except Exception as exc:  # anything the user's template does wrong at render time
-        raise TemplateError([f"{part}: {_describe(exc)}"]) from None
+        raise TemplateError([_problem(part, _describe(exc), _template_line(exc))]) from None
+    return "".join(chunks)
 
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, SecurityError):
         return f"not allowed in a template ({exc})"
+    if isinstance(exc, RecursionError):
+        return "a macro or loop calls itself too deeply"
     return str(exc) or type(exc).__name__
 
 
@@ -216,8 +252,8 @@ def render_template(
     """
     env = _environment(kind)
     namespace = context.as_namespace()
-    rendered_subject = one_line(_render(_TEXT_ENV, "Subject", subject, namespace))
-    rendered_body = _render(env, "Body", body, namespace)
+    rendered_subject = one_line(_render(_TEXT_ENV, "subject", subject, namespace))
+    rendered_body = _render(env, "body", body, namespace)
     if kind == "form_letter":
         return Rendered(rendered_subject, rendered_body, None)
     convert = to_text or _default_to_text
@@ -231,23 +267,22 @@ def preview(kind: str, subject: str, body: str, *,
 
 
 def validate_template(kind: str, subject: str, body: str) -> list[str]:
-    """Every problem with a template, as sentences for the form; [] when it is fine.
+    """Every problem with a template, as `body: line 3: problem`; [] when it is fine.
 
-    Finds syntax errors, unknown merge fields and whole groups used as a field
-    (`{{ client }}`), then renders against the sample context to catch sandbox
-    violations and other errors at run time.
+    Finds syntax errors, tags that need other templates, unknown merge fields and
+    whole groups used as a field (`{{ client }}`), then renders against the sample
+    context to catch sandbox violations, limits and other errors at run time.
     """
     env = _environment(kind)
     problems: list[str] = []
-    if not subject.strip():
-        problems.append("The subject is empty.")
-    if not body.strip():
-        problems.append("The body is empty.")
-    for part, source, part_env in (("Subject", subject, _TEXT_ENV), ("Body", body, env)):
+    for part, source, part_env in (("subject", subject, _TEXT_ENV), ("body", body, env)):
+        if not source.strip():
+            problems.append(_problem(part, "is empty"))
+            continue
         try:
-            tree = part_env.parse(source)
-        except TemplateSyntaxError as exc:
-            problems.append(f"{part}, line {exc.lineno}: {exc.message}")
+            tree, _template = _compile(part_env, part, source)
+        except TemplateError as exc:
+            problems.extend(exc.problems)
             continue
         found = _field_problems(part, tree, part_env)
         if not found:
@@ -259,10 +294,26 @@ def validate_template(kind: str, subject: str, body: str) -> list[str]:
     return problems
 
 
-def _field_problems(part: str, tree: nodes.Template, env: _Sandbox) -> list[str]:
+def merge_fields_used(subject: str, body: str) -> set[str]:
+    """The merge fields a template names ("user.name", ...); unparsable parts name none."""
+    used = set()
+    for source in (subject, body):
+        try:
+            tree = _TEXT_ENV.parse(source)
+        except TemplateSyntaxError:
+            continue
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            if isinstance(node.node, nodes.Name) and node.node.name in _GROUPS:
+                key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+                used.add(f"{node.node.name}.{key}")
+    return used
+
+
+def _field_problems(part: str, tree: nodes.Template, env: LimitedSandbox) -> list[str]:
     problems = []
     for name in sorted(meta.find_undeclared_variables(tree) - _GROUPS - set(env.globals)):
-        problems.append(f"{part}: unknown merge field {{{{ {name} }}}}. {_known()}")
+        line = min(node.lineno for node in tree.find_all(nodes.Name) if node.name == name)
+        problems.append(_problem(part, f"unknown merge field {{{{ {name} }}}}. {_known()}", line))
     used_as_group: set[int] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         if not (isinstance(node.node, nodes.Name) and node.node.name in _GROUPS):
@@ -270,12 +321,12 @@ def _field_problems(part: str, tree: nodes.Template, env: _Sandbox) -> list[str]
         used_as_group.add(id(node.node))
         key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
         if f"{node.node.name}.{key}" not in _FIELD_NAMES:
-            problems.append(f"{part}, line {node.lineno}: unknown merge field "
-                            f"{{{{ {node.node.name}.{key} }}}}. {_known(node.node.name)}")
+            problems.append(_problem(part, f"unknown merge field {{{{ {node.node.name}.{key} }}}}. "
+                                     f"{_known(node.node.name)}", node.lineno))
     for node in tree.find_all(nodes.Name):
         if node.name in _GROUPS and node.ctx == "load" and id(node) not in used_as_group:
-            problems.append(f"{part}, line {node.lineno}: {{{{ {node.name} }}}} is a group, "
-                            f"not a field. {_known(node.name)}")
+            problems.append(_problem(part, f"{{{{ {node.name} }}}} is a group, not a field. "
+                                     f"{_known(node.name)}", node.lineno))
     return problems
 
 

@@ -3,7 +3,9 @@
 Canonical form: {section: {key: value}} for single sections and
 {section: [{key: value}, ...]} for lists, every field present (None when unset),
 references by name. Every problem is reported at once, as
-`mailboxes[2].port: must be 1-65535` (entries count from 1, as a person counts).
+`mailboxes[2].port: must be 1-65535` (entries count from 1, as a person counts);
+what is allowed but probably unwanted (a password sent in plain text, a merge field
+that will stay blank) comes back as a warning in the same form.
 Pure: apart from `ca_file` existence, no I/O.
 """
 
@@ -15,7 +17,7 @@ import zoneinfo
 from typing import Any
 
 from mailroom.errors import ConfigError
-from mailroom.settings.fields import SECTION, SECTIONS, Section, convert, default_port
+from mailroom.settings.fields import SECTION, SECTIONS, Section, convert, default_port, plain_text_warning
 
 Document = dict[str, Any]
 
@@ -59,7 +61,7 @@ def _check_references(doc: Document, problems: list[str]) -> None:
             for f in section.fields:
                 value = entry[f.name]
                 if f.ref and value is not None and value not in names[f.ref]:
-                    problems.append(f"{where}.{f.name}: no {f.ref[:-1].replace('_', ' ')} named {value!r}")
+                    problems.append(f"{where}.{f.name}: no {SECTION[f.ref].noun} named {value!r}")
 
 
 def _check_mailbox(doc: Document, i: int, box: dict, problems: list[str]) -> None:
@@ -114,7 +116,36 @@ def _check_template(i: int, template: dict, problems: list[str]) -> None:
     if template["kind"] is None or template["subject"] is None or template["body"] is None:
         return
     for error in validate_template(template["kind"], template["subject"] or "", template["body"] or ""):
-        problems.append(f"templates[{i}]: {error}")
+        problems.append(f"templates[{i}].{error}")   # validate_template says "body: line 3: ..."
+
+
+def _warn_plain_text(doc: Document, warnings: list[str]) -> None:
+    out = doc["outgoing"]
+    if out.get("username"):   # without a user name no password is sent
+        warning = plain_text_warning(out.get("host"), out.get("security"))
+        if warning:
+            warnings.append(f"outgoing.security: {warning}")
+    for i, box in enumerate(doc["mailboxes"], 1):
+        warning = plain_text_warning(box["host"], box["security"])
+        if warning:
+            warnings.append(f"mailboxes[{i}].security: {warning}")
+
+
+def _warn_blank_merge_fields(doc: Document, warnings: list[str]) -> None:
+    """A template merging `user.name` into replies from a mailbox with no user would say nothing there."""
+    from mailroom.rules.templates import merge_fields_used
+
+    templates = {t["name"]: t for t in doc["templates"]}
+    for i, box in enumerate(doc["mailboxes"], 1):
+        template = templates.get(box["autoreply_template"])
+        if not box["autoreply"] or template is None:
+            continue
+        used = merge_fields_used(template["subject"] or "", template["body"] or "")
+        for group in ("user", "department"):
+            if f"{group}.name" in used and box[group] is None:
+                warnings.append(f"mailboxes[{i}].{group}: template {template['name']!r} uses "
+                                f"{{{{ {group}.name }}}}, but mailbox {box['description']!r} has no "
+                                f"{group}, so it will be blank in its auto-replies")
 
 
 def validate(raw: Any) -> tuple[Document, list[str]]:
@@ -153,4 +184,6 @@ def validate(raw: Any) -> tuple[Document, list[str]]:
         count = len(problems)
         raise ConfigError(f"The settings have {count} problem{'s' if count > 1 else ''}; nothing was changed.",
                           problems=problems)
+    _warn_plain_text(doc, warnings)
+    _warn_blank_merge_fields(doc, warnings)
     return doc, warnings

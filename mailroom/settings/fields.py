@@ -2,13 +2,16 @@
 
 One table per section (datasette's habit): the settings file's keys, the checks
 that report `mailboxes[2].port: must be 1-65535`, the export and later the web
-form are all derived from `SECTIONS`, so they cannot drift apart. Pure: no I/O
-except that `ca_file` must name an existing file.
+form are all derived from `SECTIONS`, so they cannot drift apart; other modules
+should take choices (a field's `choices`) and defaults (`defaults()`) from here
+rather than repeat them. Pure: no I/O except that `ca_file` must name an existing file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import os
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -58,8 +61,53 @@ def check_business_hours(value: str) -> str | None:
     return None
 
 
+def expand_path(value: str | None) -> str | None:
+    """`~` expanded and made absolute, so the file is found whatever the working folder."""
+    return os.path.abspath(os.path.expanduser(value)) if value else value
+
+
 def check_ca_file(value: str) -> str | None:
-    return None if Path(value).expanduser().is_file() else f"no such file: {value}"
+    return None if Path(value).is_file() else f"no such file: {value}"
+
+
+# C0 controls, DEL and C1 controls. In a setting they are never wanted and can be
+# harmful: a CR LF in a user name would end the POP3 USER command and start another
+# (RFC 1939 section 3: commands end with CRLF).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MULTILINE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def check_no_controls(value: str, multiline: bool = False) -> str | None:
+    """A message when `value` holds a control character; tab and line breaks only if `multiline`."""
+    found = (_MULTILINE_CONTROL if multiline else _CONTROL).search(value)
+    if not found:
+        return None
+    where = f"U+{ord(found.group()):04X} at character {found.start() + 1}"
+    if multiline:
+        return f"must not contain control characters other than line breaks and tabs (found {where})"
+    return f"must be one line of text without control characters such as line breaks or tabs (found {where})"
+
+
+def is_loopback_host(host: str) -> bool:
+    """`host` names this computer: localhost (RFC 6761 section 6.3) or a loopback address.
+
+    Decided from the text alone, without a DNS lookup, so validation stays pure.
+    """
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_text_warning(host: str | None, security: str | None) -> str | None:
+    """The warning for a login sent without TLS to another computer; None when there is none."""
+    if security != "none" or not host or is_loopback_host(host):
+        return None
+    return (f'security = "none" sends the password to {host} unencrypted, so anyone on the network '
+            'in between can read it; use "ssl" or "starttls" if the server offers them')
 
 
 def check_positive(value: int) -> str | None:
@@ -77,6 +125,8 @@ class Field:
     choices: tuple[str, ...] = ()
     ref: str | None = None
     check: Callable[[Any], str | None] | None = None
+    clean: Callable[[Any], Any] | None = None   # canonical form, applied before `check`
+    multiline: bool = False                     # text kept as written: line breaks and tabs allowed
 
     @property
     def required(self) -> bool:
@@ -85,7 +135,10 @@ class Field:
 
 @dataclass(frozen=True)
 class Section:
-    """A settings section: `single` (one table) or a list of entries keyed by `key`."""
+    """A settings section: `single` (one table) or a list of entries keyed by `key`.
+
+    `noun` is one entry in words ("task status"); the plural is the section's name in words.
+    """
 
     name: str
     help: str
@@ -93,14 +146,29 @@ class Section:
     single: bool = False
     key: str = "name"
     table: str = ""
+    noun: str = ""
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
 
+    @property
+    def nouns(self) -> str:
+        return self.name.replace("_", " ")
+
+    def count(self, n: int) -> str:
+        """ "1 mailbox", "2 mailboxes"."""
+        return f"{n} {self.noun if n == 1 else self.nouns}"
+
 
 def _security(help_: str, default: str) -> Field:
     return Field("security", "str", help_, default, choices=SECURITY_CHOICES)
+
+
+def _ca_file() -> Field:
+    return Field("ca_file", "str", "Optional: a CA certificate file to trust for this server "
+                 "(~ is your home folder; stored as an absolute path).", None,
+                 check=check_ca_file, clean=expand_path)
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -127,34 +195,35 @@ SECTIONS: tuple[Section, ...] = (
         Field("display_name", "str", "Name shown as the sender of auto-replies.", ""),
         Field("email", "str", "Sender address of test emails.", "", check=check_email),
         Field("username", "str", "Login name for the SMTP server (often the email address).", ""),
-        Field("ca_file", "str", "Optional: a CA certificate file to trust for this server.", None,
-              check=check_ca_file),
+        _ca_file(),
     )),
-    Section("departments", "Departments tasks can be assigned to.", table="departments", fields=(
+    Section("departments", "Departments tasks can be assigned to.", table="departments", noun="department", fields=(
         Field("name", "str", "Department name."),
     )),
-    Section("users", "People tasks can be assigned to.", table="users", fields=(
+    Section("users", "People tasks can be assigned to.", table="users", noun="user", fields=(
         Field("name", "str", "Full name."),
         Field("email", "str", "Email address.", "", check=check_email),
         Field("department", "ref", "Department this person belongs to (optional).", None,
               ref="departments"),
     )),
-    Section("task_types", "Kinds of task, e.g. Inquiry.", table="task_types", fields=(
+    Section("task_types", "Kinds of task, e.g. Inquiry.", table="task_types", noun="task type", fields=(
         Field("name", "str", "Task type name."),
     )),
-    Section("task_statuses", "Statuses a task can have, e.g. Open, Done.", table="task_statuses", fields=(
+    Section("task_statuses", "Statuses a task can have, e.g. Open, Done.", table="task_statuses",
+            noun="task status", fields=(
         Field("name", "str", "Status name."),
         Field("task_type", "ref", "Task type this status belongs to (optional: all types).", None,
               ref="task_types"),
         Field("final", "bool", "A task in this status is finished.", False),
     )),
-    Section("templates", "Auto-reply templates.", table="templates", fields=(
+    Section("templates", "Auto-reply templates.", table="templates", noun="template", fields=(
         Field("name", "str", "Template name."),
         Field("kind", "str", '"form_letter" (plain text) or "html_email".', choices=("form_letter", "html_email")),
         Field("subject", "str", "Subject line; merge fields such as {{ client.first_name }} allowed.", ""),
-        Field("body", "str", "The message; merge fields allowed.", ""),
+        Field("body", "str", "The message; merge fields allowed.", "", multiline=True),
     )),
-    Section("mailboxes", "Incoming mailboxes Mailroom checks.", key="description", table="mailboxes", fields=(
+    Section("mailboxes", "Incoming mailboxes Mailroom checks.", key="description", table="mailboxes",
+            noun="mailbox", fields=(
         Field("description", "str", "A name for this mailbox, e.g. Sales (must be unique)."),
         Field("protocol", "str", "Mail protocol.", "pop3", choices=("pop3",)),
         Field("host", "str", "POP3 server name, e.g. pop.gmail.com.", check=check_host),
@@ -183,12 +252,16 @@ SECTIONS: tuple[Section, ...] = (
               "Blank: known for Gmail hosts.", "", check=check_host),
         Field("poll_minutes", "int", "Check for new mail every this many minutes.", 5, check=check_positive),
         Field("enabled", "bool", "Check this mailbox.", True),
-        Field("ca_file", "str", "Optional: a CA certificate file to trust for this server.", None,
-              check=check_ca_file),
+        _ca_file(),
     )),
 )
 
 SECTION = {s.name: s for s in SECTIONS}
+
+
+def defaults(section: str) -> dict[str, Any]:
+    """A section's settings as they are when nothing is set (required ones None)."""
+    return {f.name: (None if f.required else f.default) for f in SECTION[section].fields}
 
 
 def default_port(protocol: str, security: str) -> int:
@@ -204,17 +277,19 @@ def convert(f: Field, value: Any) -> tuple[Any, str | None]:
             value = str(value)
         if not isinstance(value, str):
             return None, "must be text"
-        value = value.strip() if f.name != "body" else value
+        value = value if f.multiline else value.strip()
+        error = check_no_controls(value, f.multiline)
+        if error:
+            return None, error
     elif f.kind == "int":
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             return None, "must be a whole number"
     elif f.kind == "bool":
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-            value = value.lower() in ("true", "yes", "1")
+        # TOML booleans only: "no", "0" or 0 would each be read differently by someone.
         if not isinstance(value, bool):
-            return None, "must be true or false"
+            return None, "must be true or false (without quotes)"
     elif f.kind == "date":
         if isinstance(value, str):
             try:
@@ -230,6 +305,10 @@ def convert(f: Field, value: Any) -> tuple[Any, str | None]:
             value = [v for v in re.split(r"[,\s]+", value) if v]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return None, "must be a list of addresses"
+        for item in value:
+            error = check_no_controls(item.strip())
+            if error:
+                return None, error
         value = [v.strip().lower() for v in value]
         bad = [v for v in value if check_email(v)]
         if bad:
@@ -238,6 +317,11 @@ def convert(f: Field, value: Any) -> tuple[Any, str | None]:
         if not isinstance(value, str):
             return None, "must be a name"
         value = value.strip()
+        error = check_no_controls(value)
+        if error:
+            return None, error
+    if f.clean:
+        value = f.clean(value)
     if f.choices and value not in f.choices:
         return None, "must be one of: " + ", ".join(f.choices)
     if f.check and value not in (None, ""):

@@ -7,6 +7,7 @@ are not settings, they live in the keyring (see mailroom/secrets.py).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -27,11 +28,30 @@ def read(path: Path) -> tuple[Document, list[str]]:
         raise ConfigError(f"{path} is a folder; name the settings file.") from None
     except OSError as exc:
         raise ConfigError(f"{path} could not be read: {exc.strerror}.") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not a settings file: it is not text (TOML is UTF-8 text).") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not a settings file: it is not UTF-8 text (byte {exc.start + 1}; "
+                          "TOML is UTF-8 text, save it as UTF-8).") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", problems=[f"(file): {exc}"]) from None
+        raise ConfigError(f"{path} is not valid TOML; nothing was changed.",
+                          problems=[syntax_problem(exc)]) from None
     return validate(raw)
+
+
+_POSITION = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$", re.S)
+
+
+def syntax_problem(exc: tomllib.TOMLDecodeError) -> str:
+    """ "line 3, column 7: expected '=' after a key in a key/value pair"."""
+    # Python 3.14 gives lineno/colno; before, they are only in the message's tail.
+    line, col = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    message = getattr(exc, "msg", None) or str(exc)
+    found = _POSITION.match(message)
+    if found:
+        message, line, col = found["msg"], line or found["line"], col or found["col"]
+    message = message[:1].lower() + message[1:]
+    if line is None:
+        return message
+    return f"line {line}, column {col}: {message}"
 
 
 def dumps(doc: Document) -> str:

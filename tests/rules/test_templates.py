@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailroom.errors import ConfigError
+from mailroom.rules.sandbox import MAX_STEPS
 from mailroom.rules.templates import (
     KINDS,
+    MAX_SOURCE,
     MERGE_FIELDS,
     SAMPLE_CONTEXT,
     MergeContext,
@@ -22,6 +24,7 @@ from mailroom.rules.templates import (
     TemplateError,
     first_name,
     format_message_date,
+    merge_fields_used,
     one_line,
     preview,
     render_template,
@@ -109,6 +112,64 @@ def test_sandbox_stops_escapes_and_exhaustion(body):
     assert validate_template("form_letter", "s", body)
 
 
+# Each of these took minutes or gigabytes before the limits (mailroom/rules/sandbox.py).
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("Hi\n{{ '%0400000000d' % 1 }}", "body: line 2: widths and precisions above 1,000 are not allowed"),
+        ("{{ '%*d' % (400000000, 1) }}", "body: line 1: a * width in %*d is not allowed"),
+        ("{{ '%0400000000d'|format(1) }}", "body: line 1: widths and precisions above 1,000"),
+        ("{{ '{:0400000000d}'.format(1) }}", "body: line 1: widths and precisions above 1,000"),
+        ("{{ '{:>{w}}'.format(1, w=400000000) }}", "body: line 1: a {...} inside a format specification"),
+        ("{{ '{0:0400000000}'|attr('format')(1) }}", "body: line 1: widths and precisions above 1,000"),
+        ("{{ (10**100)**100 }}", "body: line 1: numbers above 10,000 bits are not allowed"),
+        ("{{ ((10**100)**100)**100 }}", "body: line 1: numbers above 10,000 bits are not allowed"),
+        ("{{ 'x'.ljust(400000000) }}", "body: line 1: not allowed in a template"),
+        ("{{ (1).to_bytes(400000000, 'big') }}", "body: line 1: not allowed in a template"),
+        ("{{ 'x'|center(400000000) }}", "body: line 1: widths and precisions above 1,000"),
+        ("{{ [1]|batch(400000000, 'x')|list }}", "body: line 1: widths and precisions above 1,000"),
+        ("{% set a = 'x' * 100000 %}{{ a|replace('x', a) }}", "body: line 1: the replaced text would be longer"),
+        ("{% set a = 'x' * 100000 %}{{ range(1000)|join(a) }}", "body: line 1: the joined text would be longer"),
+        ("{% set a = 'x' * 100000 %}{{ [a, a, a] }}", "body: line 1: a merged value would be longer than 256 KB"),
+        ("{% set ns = namespace(x='ab') %}{% for i in range(40) %}{% set ns.x = ns.x ~ ns.x %}{% endfor %}",
+         "body: line 1: the text joined with ~ would be longer than 256 KB"),
+        ("{% macro twice(s, n) %}{% if n %}{{ twice(s ~ s, n - 1) }}{% endif %}{% endmacro %}{{ twice('x', 40) }}",
+         "body: line 1: the text joined with ~ would be longer than 256 KB"),
+        ("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", "body: the result would be longer than 256 KB"),
+        ("a\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+         "body: line 2: it takes too long to render"),
+        ("{% set big = 'x ' * 50000 %}{% for i in range(100000) %}{% if big.split() %}{% endif %}{% endfor %}",
+         "body: line 1: it takes too long to render"),
+        ("{% set big = 'xy' * 50000 %}{% for i in range(100000) %}{% if 'yx' in big %}{% endif %}{% endfor %}",
+         "body: line 1: it takes too long to render"),
+        ("{{ [1]|slice(400000000)|list|length }}", "body: line 1: it takes too long to render"),
+        ("{{ lipsum(100000) }}", "body: line 1: unknown merge field {{ lipsum }}"),
+        ("x" * (MAX_SOURCE + 1), "body: is longer than 65,536 characters"),
+    ],
+)
+def test_templates_cannot_exhaust_cpu_or_memory(body, problem):
+    found = validate_template("form_letter", "s", body)
+    assert len(found) == 1 and found[0].startswith(problem), found
+    with pytest.raises(TemplateError) as info:
+        render_template("form_letter", "s", body, CONTEXT)
+    assert len(info.value.problems) == 1 and info.value.problems[0].startswith("body: ")
+
+
+def test_ordinary_loops_and_formatting_stay_allowed():
+    body = ("{% for word in client.name.split() %}{{ loop.index }}:{{ word|upper }} {% endfor %}"
+            "{{ '%5.1f' % 2.25 }} {{ '{:>6}'.format('x') }} {{ client.name|replace('Doe', 'D.') }} "
+            "{{ [company.name, company.phone]|join(', ') }} {{ 2 ** 10 }} {{ '-' * 3 }}")
+    assert render_template("form_letter", "s", body, CONTEXT).text == \
+        "1:JANE 2:DOE   2.2      x Jane D. Bright Lights,  1024 ---"
+
+
+def test_each_render_gets_a_fresh_step_budget():
+    # about half of the budget: twice in a row must work both times
+    body = "{% for i in range(" + str(MAX_STEPS // 2) + ") %}{% endfor %}done"
+    for _ in range(2):
+        assert render_template("form_letter", "s", body, CONTEXT).text == "done"
+
+
 def test_template_error_is_a_config_error_listing_problems():
     with pytest.raises(ConfigError) as info:
         render_template("form_letter", "s", "{{ client.nmae }}", CONTEXT)
@@ -121,21 +182,28 @@ def test_template_error_is_a_config_error_listing_problems():
         ("form_letter", "Thanks, {{ client.first_name }}", "Dear {{ client.name }},\n{{ company.name }}", []),
         ("html_email", "Re: {{ message.subject }}",
          "<p>{% if user.name %}{{ user.name }}{% endif %}</p>", []),
-        ("form_letter", "", "x", ["The subject is empty."]),
-        ("form_letter", "s", "  ", ["The body is empty."]),
-        ("form_letter", "s", "Dear {{ client.name ", ["Body, line 1: unexpected end of template"]),
-        ("form_letter", "{% if %}", "x", ["Subject, line 1: "]),
+        ("form_letter", "", "x", ["subject: is empty"]),
+        ("form_letter", "s", "  ", ["body: is empty"]),
+        ("form_letter", "s", "Dear {{ client.name ", ["body: line 1: unexpected end of template"]),
+        ("form_letter", "s", "Dear\n{{ client.name }}\n{{ company.name } }}", ["body: line 3: unexpected '}'"]),
+        ("form_letter", "{% if %}", "x", ["subject: line 1: "]),
         ("form_letter", "s", "Dear {{ client.nmae }}",
-         ["Body, line 1: unknown merge field {{ client.nmae }}. "
+         ["body: line 1: unknown merge field {{ client.nmae }}. "
           "Use client.email, client.first_name, client.name."]),
         ("form_letter", "s", "Dear {{ client['nmae'] }}", ["unknown merge field {{ client.nmae }}"]),
-        ("form_letter", "s", "\n\n{{ custmer.name }}", ["Body: unknown merge field {{ custmer }}. Use "]),
-        ("form_letter", "s", "Dear {{ client }}", ["Body, line 1: {{ client }} is a group, not a field."]),
-        ("form_letter", "s", "{{ ''.__class__ }}", ["Body: not allowed in a template"]),
-        ("form_letter", "s", "{{ 1 / 0 }}", ["Body: division by zero"]),
+        ("form_letter", "s", "\n\n{{ custmer.name }}", ["body: line 3: unknown merge field {{ custmer }}. Use "]),
+        ("form_letter", "s", "Dear {{ client }}", ["body: line 1: {{ client }} is a group, not a field."]),
+        ("form_letter", "s", "{{ ''.__class__ }}", ["body: line 1: not allowed in a template"]),
+        ("form_letter", "s", "\n{{ 1 / 0 }}", ["body: line 2: division by zero"]),
         ("form_letter", "{{ company.nmae }}", "{{ client.x }}",
-         ["Subject, line 1: unknown merge field {{ company.nmae }}",
-          "Body, line 1: unknown merge field {{ client.x }}"]),
+         ["subject: line 1: unknown merge field {{ company.nmae }}",
+          "body: line 1: unknown merge field {{ client.x }}"]),
+        ("form_letter", "s", "Hi\n{% include 'footer.txt' %}",
+         ["body: line 2: {% include %} is not available in templates: include, import and extends"]),
+        ("html_email", "s", "{% extends 'base.html' %}", ["body: line 1: {% extends %} is not available"]),
+        ("form_letter", "s", "{% from 'm' import x %}{% import 'n' as y %}",
+         ["body: line 1: {% import %} is not available", "body: line 1: {% import %} is not available"]),
+        ("form_letter", "s", "{{ client.name|tojson }}", ["body: line 1: No filter named 'tojson'"]),
     ],
 )
 def test_validate_template(kind, subject, body, problems):
@@ -149,6 +217,12 @@ def test_unknown_kind_is_a_programming_error():
     with pytest.raises(ValueError, match="template kind"):
         render_template("sms", "s", "b", CONTEXT)
     assert KINDS == ("form_letter", "html_email")
+
+
+def test_merge_fields_used():
+    assert merge_fields_used("Re: {{ message.subject }}", "{{ user['name'] }} {{ company.name }}") == \
+        {"message.subject", "user.name", "company.name"}
+    assert merge_fields_used("{{ user.name }}", "{% if x") == {"user.name"}   # a broken part names none
 
 
 def test_preview_uses_the_sample_context():

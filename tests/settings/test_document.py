@@ -8,7 +8,7 @@ import pytest
 
 from mailroom.errors import ConfigError
 from mailroom.settings.document import validate
-from mailroom.settings.fields import SECTIONS
+from mailroom.settings.fields import SECTION, SECTIONS, defaults, is_loopback_host
 
 GOOD = {
     "company": {"name": "Lumen", "timezone": "Europe/London", "business_hours": "Mon-Fri 09:00-17:00"},
@@ -56,6 +56,7 @@ def test_a_good_document_gets_its_defaults():
     ("mailboxes", 0, "exclude_before", "31/01/2026", "mailboxes[1].exclude_before: must be a date"),
     ("mailboxes", 0, "leave_on_server", "maybe", "mailboxes[1].leave_on_server: must be true or false"),
     ("mailboxes", 0, "task_type", "Nope", "mailboxes[1].task_type: no task type named 'Nope'"),
+    ("mailboxes", 0, "task_status", "Nope", "mailboxes[1].task_status: no task status named 'Nope'"),
     ("mailboxes", 0, "user", "Bob", "mailboxes[1].user: no user named 'Bob'"),
     ("mailboxes", 0, "autoreply_template", None, "mailboxes[1].autoreply_template: is required when autoreply is true"),
     ("mailboxes", 0, "autoreply_when", "sometimes", "mailboxes[1].autoreply_when: must be one of"),
@@ -66,8 +67,13 @@ def test_a_good_document_gets_its_defaults():
     ("outgoing", None, "security", "tls", "outgoing.security: must be one of"),
     ("users", 0, "department", "Portraits", "users[1].department: no department named 'Portraits'"),
     ("templates", 0, "kind", "fax", "templates[1].kind: must be one of: form_letter, html_email"),
-    ("templates", 0, "body", "{{ client.shoe_size }}", "templates[1]:"),
-    ("templates", 0, "body", "{% if %}", "templates[1]:"),
+    ("templates", 0, "body", "{{ client.shoe_size }}", "templates[1].body: line 1: unknown merge field"),
+    ("templates", 0, "body", "Dear\n\n{{ client.name } }}", "templates[1].body: line 3: unexpected '}'"),
+    ("templates", 0, "subject", "{% if %}", "templates[1].subject: line 1: "),
+    ("templates", 0, "body", "{% include 'sig.txt' %}",
+     "templates[1].body: line 1: {% include %} is not available in templates"),
+    ("templates", 0, "body", "{{ '%0400000000d' % 1 }}",
+     "templates[1].body: line 1: widths and precisions above 1,000 are not allowed"),
 ])
 def test_each_bad_field_is_named(section, index, key, value, problem):
     with pytest.raises(ConfigError) as err:
@@ -117,3 +123,114 @@ def test_every_field_is_documented():
             assert f.help.strip().endswith((".", ")")), f"{section.name}.{f.name}"
             assert f.kind in ("str", "int", "bool", "date", "list", "ref")
             assert (f.ref is not None) == (f.kind == "ref")
+
+
+# -- control characters: a CR LF in a user name became a second POP3 command ---------------
+
+CONTROL = "must be one line of text without control characters"
+
+
+@pytest.mark.parametrize("section,index,key,value,problem", [
+    ("mailboxes", 0, "username", "x\r\nDELE 1", f"mailboxes[1].username: {CONTROL} such as line breaks or tabs "
+                                                "(found U+000D at character 2)"),
+    ("mailboxes", 0, "domain", "CORP\tX", f"mailboxes[1].domain: {CONTROL}"),
+    ("mailboxes", 0, "description", "Sales\x00", f"mailboxes[1].description: {CONTROL}"),
+    ("mailboxes", 0, "user", "Ann\x85Bea", f"mailboxes[1].user: {CONTROL}"),
+    ("mailboxes", 0, "aliases", ["a@b.example\x7f"], f"mailboxes[1].aliases: {CONTROL}"),
+    ("outgoing", None, "username", "me\nRCPT TO:<x@y>", f"outgoing.username: {CONTROL}"),
+    ("outgoing", None, "display_name", "Lumen\x1b[31m", f"outgoing.display_name: {CONTROL}"),
+    ("company", None, "name", "Lumen\u009b", f"company.name: {CONTROL}"),
+    ("users", 0, "name", "Ann\rBea", f"users[1].name: {CONTROL}"),
+    ("templates", 0, "subject", "Thanks\r\nBcc: all@x.example", f"templates[1].subject: {CONTROL}"),
+    ("templates", 0, "body", "Dear\x00 you", "templates[1].body: must not contain control characters other "
+                                              "than line breaks and tabs (found U+0000 at character 5)"),
+])
+def test_control_characters_are_refused(section, index, key, value, problem):
+    with pytest.raises(ConfigError) as err:
+        validate(with_change(section, index, key, value))
+    assert any(p.startswith(problem) for p in err.value.problems), err.value.problems
+
+
+def test_a_template_body_keeps_its_line_breaks_and_tabs():
+    body = "Dear {{ client.first_name }},\r\n\tthank you.\n"
+    doc, _ = validate(with_change("templates", 0, "body", body))
+    assert doc["templates"][0]["body"] == body
+
+
+# -- booleans: TOML's true and false only ----------------------------------------------------
+
+@pytest.mark.parametrize("value", ["no", "yes", "true", "0", 0, 1])
+def test_booleans_must_be_toml_booleans(value):
+    with pytest.raises(ConfigError) as err:
+        validate(with_change("mailboxes", 0, "leave_on_server", value))
+    assert "mailboxes[1].leave_on_server: must be true or false (without quotes)" in err.value.problems
+
+
+# -- ca_file: ~ works, and the absolute path is what is kept ---------------------------------
+
+def test_ca_file_with_a_tilde_is_stored_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "ca.pem").write_text("not read here")
+    doc, _ = validate(with_change("mailboxes", 0, "ca_file", "~/ca.pem"))
+    assert doc["mailboxes"][0]["ca_file"] == str(tmp_path / "ca.pem")
+    monkeypatch.chdir(tmp_path)
+    doc, _ = validate(with_change("outgoing", None, "ca_file", "ca.pem"))
+    assert doc["outgoing"]["ca_file"] == str(tmp_path / "ca.pem")
+
+
+# -- warnings --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("host,warned", [("pop.lumen.example", True), ("192.168.1.10", True),
+                                         ("127.0.0.1", False), ("127.4.5.6", False), ("localhost", False),
+                                         ("mail.localhost", False), ("LOCALHOST.", False)])
+def test_plain_text_logins_to_another_computer_are_warned_about(host, warned):
+    doc = with_change("mailboxes", 0, "security", "none")
+    doc["mailboxes"][0]["host"] = host
+    _, warnings = validate(doc)
+    expected = [f'mailboxes[1].security: security = "none" sends the password to {host} unencrypted, so '
+                'anyone on the network in between can read it; use "ssl" or "starttls" if the server offers them']
+    assert warnings == (expected if warned else [])
+    assert is_loopback_host(host) is not warned
+
+
+def test_loopback_needs_no_dns():
+    assert is_loopback_host("::1") and is_loopback_host("[::1]")
+    assert not is_loopback_host("localhost.example.com") and not is_loopback_host("10.0.0.1")
+
+
+def test_plain_text_smtp_is_warned_about_only_with_a_login():
+    doc = with_change("outgoing", None, "security", "none")
+    _, warnings = validate(doc)
+    assert warnings == []                                          # no username: no password sent
+    doc["outgoing"]["username"] = "studio@lumen.example"
+    _, warnings = validate(doc)
+    assert [w.split(":")[0] for w in warnings] == ["outgoing.security"]
+
+
+def test_a_merge_field_that_will_be_blank_is_warned_about():
+    doc = with_change("mailboxes", 0, "user", None)
+    doc["mailboxes"][0]["department"] = None
+    doc["templates"][0]["body"] = "{{ user.name }} of {{ department.name }} will answer."
+    _, warnings = validate(doc)
+    assert warnings == [
+        "mailboxes[1].user: template 'Thanks' uses {{ user.name }}, but mailbox 'Sales' has no user, "
+        "so it will be blank in its auto-replies",
+        "mailboxes[1].department: template 'Thanks' uses {{ department.name }}, but mailbox 'Sales' has no "
+        "department, so it will be blank in its auto-replies"]
+    _, warnings = validate(with_change("mailboxes", 0, "autoreply", False) | {
+        "templates": doc["templates"], "mailboxes": [{**doc["mailboxes"][0], "autoreply": False}]})
+    assert warnings == []                                          # no auto-reply, nothing to warn about
+
+
+# -- words -----------------------------------------------------------------------------------
+
+def test_sections_count_in_words():
+    assert [SECTION["mailboxes"].count(n) for n in (0, 1, 2)] == ["0 mailboxes", "1 mailbox", "2 mailboxes"]
+    assert SECTION["task_statuses"].count(1) == "1 task status"
+    assert all(s.noun for s in SECTIONS if not s.single)
+
+
+def test_defaults_come_from_the_field_table():
+    assert defaults("company") == {"name": "", "phone": "", "timezone": "UTC", "business_hours": "",
+                                   "unknown_sender": "create", "autoreply_rate_limit_days": 7,
+                                   "autoreply_max_per_hour": 50}
