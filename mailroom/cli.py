@@ -102,29 +102,17 @@ def cmd_test_email(args) -> int:
     return _report(args, lambda: send_test_email(_context(args), args.to))
 
 
-def cmd_run(args) -> int:
-    import signal
-    import threading
+def cmd_app(args) -> int:
+    """`mailroom`, `mailroom --headless [--port N]` and its alias `mailroom run --headless`."""
+    from mailroom import app
 
-    from mailroom.fetch import enabled_mailboxes
-    from mailroom.worker import Worker
+    return app.run(headless=args.headless, port=args.port)
 
-    ctx = _context(args)
-    boxes = [b["description"] for b in enabled_mailboxes(ctx)]
-    print(f"Mailroom {__version__}: data folder {paths.data_dir()}; "
-          f"{len(boxes)} enabled mailbox{'es' if len(boxes) != 1 else ''}.", flush=True)
-    if not boxes:
-        print("Add mailboxes with `mailroom config import FILE`; see README.md, \"Settings file\".")
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    worker = Worker(ctx, after_runs=lambda: drain_outbox(ctx))
-    worker.start()
-    while not stopping.wait(0.5):
-        continue  # a short wait keeps the main thread responsive to signals on every OS
-    print("Stopping after the current message...", flush=True)
-    worker.stop()
-    return 0
+
+def cmd_open(args) -> int:
+    from mailroom import app
+
+    return app.open_running(print_only=args.print)
 
 
 def drain_outbox(ctx) -> tuple[int, int]:
@@ -199,16 +187,31 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def _app_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    parser.add_argument("--headless", action="store_true",
+                        help=prefix + "no tray icon and no browser: print the page's one-time login address, "
+                        "log to the console")
+    parser.add_argument("--port", type=int, metavar="N",
+                        help=prefix + "the page's port on 127.0.0.1 (default 8765, or the next free one)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailroom", description="Files client email, opens tasks "
                                      "and sends auto-replies. Data folder: $MAILROOM_HOME, or the "
                                      "per-user data folder.")
     parser.add_argument("--version", action="version", version=f"mailroom {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _app_options(parser, "without a COMMAND: ")
+    parser.set_defaults(func=cmd_app)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run Mailroom (checks mailboxes on their schedule)")
-    p.add_argument("--headless", action="store_true", help="no tray icon; log to the console")
-    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("run", help="run Mailroom: check mailboxes on their schedule and serve the page "
+                       "(the same as `mailroom` with no COMMAND)")
+    _app_options(p)
+    p.set_defaults(func=cmd_app)
+
+    p = sub.add_parser("open", help="open the running Mailroom's page in the browser (a fresh one-time login)")
+    p.add_argument("--print", action="store_true", help="print the login address instead (e.g. for an SSH tunnel)")
+    p.set_defaults(func=cmd_open)
 
     p = sub.add_parser("config", help="import or export the settings file (TOML)")
     config = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -260,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        logs.setup(paths.log_dir(), console=args.command == "run" and args.headless)
+        logs.setup(paths.log_dir(), console=args.command in (None, "run") and args.headless)
         return args.func(args)
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)
