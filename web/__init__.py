@@ -57,6 +57,8 @@ def create_app(controller, *, config: dict | None = None) -> Flask:
 
     for module in (auth, dashboard, outgoing, mailboxes, settings):
         app.register_blueprint(module.bp)
+    # Not a browser's request: authenticated by the runtime file's key, which no page can read.
+    app.extensions["mailroom.csrf"].exempt(auth.instance_login_url)
     from web import render
 
     render.install(app)

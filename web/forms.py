@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, Field, IntegerField, PasswordField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import (BooleanField, DateField, Field, IntegerField, PasswordField, SelectChoice, SelectField,
+                     StringField, TextAreaField)
 from wtforms.validators import Optional
 
 from mailroom.errors import ConfigError, MailroomError
@@ -31,13 +31,13 @@ PASSWORD_HELP = {
 }
 
 
-def _unbound(section: str, f: FieldSpec, refs: dict[str, list[tuple[str, str]]]):
+def _unbound(section: str, f: FieldSpec, refs: dict[str, list[SelectChoice]]):
     text, help_ = label(section, f.name), f.help
     if f.kind == "ref":
-        return SelectField(text, choices=[("", "(none)")] + refs.get(f.ref or "", []), description=help_,
+        return SelectField(text, choices=[SelectChoice("", "(none)")] + refs.get(f.ref or "", []), description=help_,
                            validate_choice=False)
     if f.choices:
-        return SelectField(text, choices=[(c, choice_label(c)) for c in f.choices], description=help_,
+        return SelectField(text, choices=[SelectChoice(c, choice_label(c)) for c in f.choices], description=help_,
                            validate_choice=False)
     if f.kind == "int":
         return IntegerField(text, validators=[Optional()], description=help_)
@@ -50,7 +50,7 @@ def _unbound(section: str, f: FieldSpec, refs: dict[str, list[tuple[str, str]]])
     return StringField(text, description=help_)
 
 
-def build_form(spec: SectionSpec, *, refs: dict[str, list[tuple[str, str]]] | None = None,
+def build_form(spec: SectionSpec, *, refs: dict[str, list[SelectChoice]] | None = None,
                data: dict[str, Any] | None = None, password: bool = False, extra: dict[str, Any] | None = None):
     """A FlaskForm for one entry of `spec`; on a POST it reads the submitted form."""
 

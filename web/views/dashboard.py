@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import SelectChoice, SelectField
 
 from mailroom.errors import MailroomError
 from web.display import status_view
@@ -14,11 +14,12 @@ from web.views import controller
 
 bp = Blueprint("dashboard", __name__)
 
-PAUSE_CHOICES = [("30", "for 30 minutes"), ("60", "for 1 hour"), ("240", "for 4 hours"), ("", "until I resume")]
+PAUSE_CHOICES = {"30": "for 30 minutes", "60": "for 1 hour", "240": "for 4 hours", "": "until I resume"}
 
 
 class PauseForm(FlaskForm):
-    minutes = SelectField("Pause checking", choices=PAUSE_CHOICES, default="60")
+    minutes = SelectField("Pause checking", choices=[SelectChoice(k, v) for k, v in PAUSE_CHOICES.items()],
+                          default="60")
 
 
 def _now() -> dt.datetime:
@@ -71,7 +72,7 @@ def pause():
         return redirect(url_for("dashboard.index"))
     minutes = form.minutes.data
     until = _now() + dt.timedelta(minutes=int(minutes)) if minutes else None
-    label = dict(PAUSE_CHOICES)[minutes]
+    label = PAUSE_CHOICES[minutes]
     return _act(lambda: controller().set_paused(True, until=until), f"Checks paused {label}.")
 
 

@@ -43,7 +43,7 @@ def edit():
             if action != "test":
                 flash("Outgoing email saved.", "ok")
                 return redirect(url_for("outgoing.edit"))
-            result = c.send_test_email(form.test_to.data.strip() or None)
+            result = c.send_test_email((form.test_to.data or "").strip() or None)
         except MailroomError as exc:
             general = show_error(form, exc, "outgoing") if action != "test" or exc.field else []
             result = exc
