@@ -100,7 +100,8 @@ class PageServer:
         if self.server.effective_host != HOST:   # SECURITY.md 1: never reachable from the network
             self.server.close()
             raise MailroomError(f"The page would listen on {self.server.effective_host}, not {HOST}.")
-        self._thread = threading.Thread(target=self.server.run, name="mailroom-page", daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="mailroom-page", daemon=True)
 
     @property
     def url(self) -> str:
@@ -114,9 +115,23 @@ class PageServer:
         """A fresh one-time login URL for this page."""
         return self._mint(self.app, seconds)
 
+    def _loop(self) -> None:
+        # waitress's own run() loops until its map is empty; closing sockets from another
+        # thread under its select() fails (EBADF), so this loop stops itself when told.
+        from waitress import wasyncore
+
+        adj = self.server.adj
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=self.server._map,
+                               use_poll=adj.asyncore_use_poll, count=1)
+        finally:
+            self.server.task_dispatcher.shutdown()   # requests in progress finish first
+            wasyncore.close_all(self.server._map)    # the listener, open connections, the trigger
+
     def stop(self) -> None:
-        self.server.close()                      # the listener, and waitress's loop ends
-        self.server.task_dispatcher.shutdown()   # requests in progress finish first
+        self._stopping.set()
+        self.server.trigger.pull_trigger()          # wakes the loop's select() at once
         self._thread.join(10)
 
 
