@@ -498,7 +498,8 @@ def _entry_for_check(section: str, entry: dict[str, Any]) -> dict[str, Any]:
     spec = SECTION[section]
     for f in spec.fields:
         if f.ref:
-            doc[section][0][f.name] = None   # references do not matter for a connection
+            doc[section][0][f.name] = None   # references do not matter for a connection,
+    doc[section][0].update(create_tasks=False, autoreply=False)   # nor what needs them
     try:
         canonical, _ = validate(doc)
     except ConfigError as exc:

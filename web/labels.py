@@ -46,8 +46,8 @@ CHOICE_LABELS: dict[str, str] = {
 
 # Groups of a form, in order; None collects every field not named (fields added later).
 LAYOUTS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
-    "outgoing": (("Outgoing email", ("host", "display_name", "email", "username", "password", "security",
-                                     "port")),
+    "outgoing": (("Outgoing email", ("provider", "host", "display_name", "email", "username", "password",
+                                     "security", "port")),
                  ("More", None)),
     "mailboxes": (("Email box", ("description", "leave_on_server", "department", "user", "create_tasks",
                                  "task_type", "task_status", "autoreply", "autoreply_template",

@@ -127,6 +127,8 @@ def test_an_unsaved_mailbox_is_tested_with_the_password_given(controller, config
     assert caught.value.field == "password"
     result = controller.test_mailbox(entry, password=mailbox_user.password)
     assert result.ok and result.count == 0
+    tasks = dict(entry, create_tasks=True, task_type="Inquiry", autoreply=True, autoreply_template="Not yet made")
+    assert controller.test_mailbox(tasks, password=mailbox_user.password).ok   # only the connection counts
     with pytest.raises(ConfigError) as caught:
         controller.test_mailbox(dict(entry, port="many"), password=mailbox_user.password)
     assert caught.value.field == "port"

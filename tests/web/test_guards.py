@@ -91,7 +91,8 @@ def test_every_post_needs_the_csrf_token(app, page, controller):
     {"Sec-Fetch-Site": "same-site"},           # another port of localhost is the same site
     {"Origin": "http://evil.example"},
     {"Origin": f"http://127.0.0.1:{PORT + 1}"},
-    {"Origin": "null"},
+    {"Origin": "null"},                         # without Sec-Fetch-Site nothing vouches for it
+    {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
 ])
 def test_cross_site_requests_are_refused_even_with_a_token(page, controller, headers):
     token = page.csrf()
@@ -104,11 +105,12 @@ def test_cross_site_requests_are_refused_even_with_a_token(page, controller, hea
 def test_our_own_origin_and_the_user_are_let_through(page, controller):
     token = page.csrf()
     for i, headers in enumerate(({"Origin": BASE, "Sec-Fetch-Site": "same-origin"},
-                                 {"Origin": f"http://localhost:{PORT}"}, {"Sec-Fetch-Site": "none"})):
+                                 {"Origin": f"http://localhost:{PORT}"}, {"Sec-Fetch-Site": "none"},
+                                 {"Origin": "null", "Sec-Fetch-Site": "same-origin"})):
         response = page.post("/settings/departments/new", data={"name": f"D{i}", "csrf_token": token},
                              headers=headers)
         assert response.status_code == 302
-    assert len(controller.settings()["departments"]) == 3
+    assert len(controller.settings()["departments"]) == 4
 
 
 def test_no_get_changes_anything(app, page, controller, configure):
