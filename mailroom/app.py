@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import webbrowser
 from collections.abc import Callable
 
@@ -182,15 +183,18 @@ def run(*, headless: bool, port: int | None = None, out=print) -> int:
 
 
 def _serve(controller, page: PageServer, *, headless: bool, run_tray, folder, out) -> int:
-    stopping = threading.Event()
+    # A signal handler must take no lock: one that called Event.set() while the main thread
+    # sat in Event.wait() (holding the event's lock) would deadlock. Appending to a list does
+    # not lock, and the main thread polls it.
+    stop_requests: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, lambda number, _frame: stop_requests.append(number))
 
     def open_page() -> None:
         webbrowser.open(page.login_url())
 
     if run_tray is not None:
-        run_tray(controller, open_page=open_page, data_dir=folder, on_quit=stopping.set)
+        run_tray(controller, open_page=open_page, data_dir=folder, on_quit=lambda: stop_requests.append(0))
         return 0
     url = page.login_url(STARTUP_LOGIN_SECONDS)
     if not headless:
@@ -199,8 +203,8 @@ def _serve(controller, page: PageServer, *, headless: bool, run_tray, folder, ou
         "`mailroom open` opens a new one)", flush=True)
     if not headless:
         webbrowser.open(url)   # only now: our own bind succeeded (SECURITY.md 1)
-    while not stopping.wait(0.5):
-        continue  # a short wait keeps the main thread responsive to signals on every OS
+    while not stop_requests:
+        time.sleep(0.25)   # short, so a signal is acted on promptly on every OS
     return 0
 
 

@@ -46,16 +46,19 @@ def test_a_taken_port_is_an_error_or_the_next_free_one():
     try:
         for port in (start, start + 1):
             s = socket.socket()
+            # as Mailroom binds: a closed connection's TIME_WAIT on the port must not stop us
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
                 s.listen()
             except OSError:
-                s.close()           # already taken by someone else: also a taken port
+                s.close()           # another program listens there: also a taken port
                 continue
             holders.append(s)
         sock = mailroom_app.bind(None)
-        assert sock.getsockname()[1] in mailroom_app.candidate_ports(None)[2:]     # the next free one
+        chosen = sock.getsockname()[1]
         sock.close()
+        assert chosen in mailroom_app.candidate_ports(None)[2:]       # the next free one, never a taken one
     finally:
         for s in holders:
             s.close()
@@ -124,7 +127,12 @@ class Headless:
 
     def stop(self, signum=signal.SIGTERM) -> tuple[str, str]:
         self.proc.send_signal(signum)
-        out, err = self.proc.communicate(timeout=60)
+        try:
+            out, err = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
         return "".join(self.lines) + out, err
 
 
@@ -195,7 +203,12 @@ def test_without_a_tray_plain_mailroom_runs_like_headless_and_says_so(app_env):
         assert "no tray icon yet" in first and URL.search(first)
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
     assert proc.returncode == 0, err
 
 
