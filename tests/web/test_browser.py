@@ -114,11 +114,15 @@ def test_a_user_sets_up_mailroom_in_the_browser(app, browser, shots, dovecot, ma
     snap(page, shots, "outgoing-filled")
 
     # the lists the email box refers to, and a template with its live preview
-    for section, values in (("departments", {"#name": "Weddings"}), ("task_types", {"#name": "Inquiry"}),
+    for section, values in (("departments", {"#name": "Weddings"}), ("departments", {"#name": "Portraits"}),
+                            ("users", {"#name": "Bo Berg", "#email": "bo@lumen.example"}),
+                            ("task_types", {"#name": "Inquiry"}),
                             ("task_statuses", {"#name": "New"})):
         page.goto(f"{base}/settings/{section}/new")
         for selector, value in values.items():
             page.fill(selector, value)
+        if section == "users":
+            page.select_option("#department", "Portraits")
         page.get_by_role("button", name="Save", exact=True).click()
         expect(page.locator(".flash.ok")).to_contain_text("saved")
     page.goto(base + "/settings/users/new")
@@ -158,7 +162,9 @@ def test_a_user_sets_up_mailroom_in_the_browser(app, browser, shots, dovecot, ma
     expect(page.locator("#port")).to_have_value("995")
     expect(page.locator("#gmail-help")).to_be_visible()
     expect(page.locator("#gmail-help")).to_contain_text("app password")
-    page.select_option("#department", "Weddings")
+    expect(page.locator('#user option[value="Bo Berg"]')).to_be_enabled()
+    page.select_option("#department", "Weddings")                  # Assigned to User follows it
+    expect(page.locator('#user option[value="Bo Berg"]')).to_be_disabled()
     page.select_option("#user", "Ann Archer")
     page.check("#create_tasks")
     page.select_option("#task_type", "Inquiry")

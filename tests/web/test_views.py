@@ -11,7 +11,7 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from tests.web.conftest import wait_until
+from tests.web.conftest import log_in, wait_until
 from tests.mailgen import make_message
 
 FORM_PAGES = {"company": "/company", "outgoing": "/outgoing", "mailboxes": "/mailboxes/new",
@@ -247,7 +247,18 @@ def test_check_now_pause_and_the_status_feed(page, controller, configure, mailbo
     assert "Paused until" in page.get("/").text and page.get("/status.json").get_json()["paused"]
     page.submit("/resume")
     assert not controller.status().paused
+    assert controller.status().unread == 2
     assert page.submit("/acknowledge").status_code == 204 and controller.status().unread == 0
+
+
+def test_opening_the_page_clears_the_new_mail_count(app, client, controller, configure, mailbox_user):
+    box = configure(poll_minutes=60)
+    mailbox_user.deliver(make_message(1, to=mailbox_user.address))
+    controller.start()
+    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)
+    assert controller.status().unread == 1
+    log_in(app, client)                                   # the tray's Open, or `mailroom open`
+    assert controller.status().unread == 0
 
 
 def test_an_unknown_entry_is_not_found(page):
