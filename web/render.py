@@ -20,12 +20,12 @@ NAV = (
 
 
 def _current(endpoint: str, args: dict) -> bool:
-    if request.blueprint == endpoint.split(".")[0] and endpoint != "settings.entries" \
-            and endpoint != "settings.company":
-        return True
+    """Is this navigation entry the page being shown (or one of its forms)?"""
+    if endpoint == "settings.entries":
+        return request.blueprint == "settings" and (request.view_args or {}).get("name") == args["name"]
     if endpoint == "settings.company":
         return request.endpoint == "settings.company"
-    return request.blueprint == "settings" and (request.view_args or {}).get("name") == args.get("name")
+    return request.blueprint == endpoint.split(".")[0]
 
 
 def install(app: Flask) -> None:

@@ -273,3 +273,12 @@ def test_every_page_has_one_stylesheet_and_our_own_script_only(page, path):
     assert re.findall(r'<link rel="stylesheet" href="([^"]+)"', text) == ["/static/style.css"]
     assert re.findall(r'<script src="([^"]+)"', text) == ["/static/app.js"]
     assert "http://" not in text.replace("http://127.0.0.1", "") and "https://" not in text
+
+
+@pytest.mark.parametrize("path, current", [
+    ("/", "Dashboard"), ("/mailboxes/new", "Email boxes"), ("/outgoing", "Outgoing email"), ("/company", "Company"),
+    ("/settings/templates/new", "Templates"), ("/settings/task_statuses", "Task statuses"),
+])
+def test_the_navigation_marks_exactly_the_page_shown(page, path, current):
+    marked = re.findall(r'aria-current="page">([^<]+)</a>', page.get(path).text)
+    assert marked == [current]
