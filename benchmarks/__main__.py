@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="messages per mailbox for first_sync and exclude_before (default 2000)")
     parser.add_argument("--only", type=_names(ALL, "tool"), default=list(ALL), dest="tools", metavar="TOOL,...",
                         help=f"run only these tools ({', '.join(ALL)})")
-    parser.add_argument("--scenarios", type=_names(SCENARIOS, "scenario"), default=list(SCENARIOS),
-                        metavar="NAME,...", help=f"run only these scenarios ({', '.join(SCENARIOS)})")
+    parser.add_argument("--scenarios", type=_names(SCENARIOS + ("web",), "scenario"), default=list(SCENARIOS),
+                        metavar="NAME,...", help=f"run only these scenarios ({', '.join(SCENARIOS)}; and `web`, "
+                        "the page and the idle app, only when named)")
     parser.add_argument("--repeats", type=int, default=1, metavar="R",
                         help="runs per tool and scenario, the median is reported (default 1; "
                              "first_sync, exclude_before and big_message use a fresh mailbox each time)")
@@ -46,14 +47,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.messages < 1 or args.repeats < 1:
         parser.error("--messages and --repeats must be at least 1")
 
-    rows = Bench(args).run()
-    print()
-    print(report.table(rows))
-    print()
-    print(report.targets(rows, args.messages))
-    if args.json:
-        report.write_json(rows, args.json)
-        print(f"results written to {args.json}")
+    web_lines = []
+    if "web" in args.scenarios:
+        from benchmarks import web
+
+        args.scenarios = [s for s in args.scenarios if s != "web"]
+        web_lines = web.run(args)
+    if args.scenarios:
+        rows = Bench(args).run()
+        print()
+        print(report.table(rows))
+        print()
+        print(report.targets(rows, args.messages))
+        if args.json:
+            report.write_json(rows, args.json)
+            print(f"results written to {args.json}")
+    if web_lines:
+        print()
+        print("\n".join(web_lines))
     return 0
 
 

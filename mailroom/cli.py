@@ -20,7 +20,6 @@ from mailroom import __version__, logs, paths
 from mailroom.errors import ConfigError, MailroomError
 
 
-
 def open_context(args):
     from mailroom.context import Context
 
@@ -174,6 +173,19 @@ def cmd_test_email(args) -> int:
     return 0
 
 
+def cmd_app(args) -> int:
+    """`mailroom`, `mailroom --headless [--port N]` and its alias `mailroom run --headless`."""
+    from mailroom import app
+
+    return app.run(headless=args.headless, port=args.port)
+
+
+def cmd_open(args) -> int:
+    from mailroom import app
+
+    return app.open_running(print_only=args.print)
+
+
 def cmd_stats(args) -> int:
     from mailroom.store import records
 
@@ -220,18 +232,31 @@ def _import_help() -> str:
             "use: those only with --prune. Passwords are not part of the file; they stay in the keyring.")
 
 
+def _app_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    parser.add_argument("--headless", action="store_true",
+                        help=prefix + "no tray icon and no browser: print the page's one-time login address, "
+                        "log to the console")
+    parser.add_argument("--port", type=int, metavar="N",
+                        help=prefix + "the page's port on 127.0.0.1 (default 8765, or the next free one)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailroom", description="Files client email, opens tasks "
                                      "and sends auto-replies. Data folder: $MAILROOM_HOME, or the "
                                      "per-user data folder.")
     parser.add_argument("--version", action="version", version=f"mailroom {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _app_options(parser, "without a COMMAND: ")
+    parser.set_defaults(func=cmd_app)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run Mailroom (checks mailboxes on their schedule)",
-                       description="Run Mailroom: check every enabled mailbox on its schedule and send "
-                       "auto-replies. Only one Mailroom runs per data folder.")
-    p.add_argument("--headless", action="store_true", help="no tray icon; log to the console")
-    p.set_defaults(func=_lazy("mailroom.cli_fetch", "cmd_run"))
+    p = sub.add_parser("run", help="run Mailroom: check mailboxes on their schedule and serve the page "
+                       "(the same as `mailroom` with no COMMAND)")
+    _app_options(p)
+    p.set_defaults(func=cmd_app)
+
+    p = sub.add_parser("open", help="open the running Mailroom's page in the browser (a fresh one-time login)")
+    p.add_argument("--print", action="store_true", help="print the login address instead (e.g. for an SSH tunnel)")
+    p.set_defaults(func=cmd_open)
 
     p = sub.add_parser("config", help="import or export the settings file (TOML)")
     config = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -306,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        logs.setup(paths.log_dir(), console=args.command == "run" and args.headless)
+        logs.setup(paths.log_dir(), console=args.command in (None, "run") and args.headless)
         return args.func(args)
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)

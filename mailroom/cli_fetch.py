@@ -1,9 +1,8 @@
-"""`mailroom run` and `mailroom fetch`: mailboxes checked now or on their schedule.
+"""`mailroom fetch`: mailboxes checked now, once (`mailroom run` is mailroom/app.py).
 
 Part of the command line (mailroom/cli.py has the parser). `fetch` stops between
 messages on the first Ctrl-C or SIGTERM and still reports what it imported; it says
-which auto-replies wait and why. `run` holds a lock in the data folder, so a second
-one on the same folder refuses to start.
+which auto-replies wait and why.
 """
 
 from __future__ import annotations
@@ -12,44 +11,8 @@ import json
 import signal
 import threading
 
-from mailroom import __version__, paths
-from mailroom.cli import command, plural, open_context, with_password_hint
+from mailroom.cli import command, open_context, with_password_hint
 from mailroom.errors import MailroomError
-
-
-def cmd_run(args) -> int:
-    import filelock
-
-    from mailroom.fetch import enabled_mailboxes
-    from mailroom.worker import Worker
-
-    folder = paths.data_dir()
-    (folder / "locks").mkdir(mode=0o700, exist_ok=True)
-    # An OS lock (flock/LockFileEx): it dies with its process, so a killed Mailroom
-    # leaves nothing that blocks the next start.
-    lock = filelock.FileLock(folder / "locks" / "run.lock")
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        raise MailroomError(f"Another Mailroom is already running on the data folder {folder}; stop it "
-                            "first (or set MAILROOM_HOME to use another data folder).", kind="busy") from None
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    ctx = open_context(args)
-    boxes = [b["description"] for b in enabled_mailboxes(ctx)]
-    print(f"Mailroom {__version__}: data folder {folder}; "
-          f"{plural(len(boxes), 'enabled mailbox', 'enabled mailboxes')}.", flush=True)
-    if not boxes:
-        print("Add mailboxes to a settings file and import it; see: " + command("config", "import", "--help"))
-    worker = Worker(ctx, after_runs=lambda: drain_outbox(ctx))
-    worker.start()
-    while not stopping.wait(0.5):
-        continue  # a short wait keeps the main thread responsive to signals on every OS
-    print("Stopping after the current message...", flush=True)
-    worker.stop()
-    lock.release()
-    return 0
 
 
 def drain_outbox(ctx):

@@ -58,6 +58,7 @@ class ConfigError(MailroomError):
     """A setting is missing or invalid; `problems` lists every bad field."""
 
     kind = "config"
+    entry_path: str | None = None     # set by the controller: the path of the entry a form saved
 
     def __init__(self, message: str, *, problems: list[str] | None = None, field: str | None = None):
         super().__init__(message, field=field)

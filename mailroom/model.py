@@ -223,3 +223,56 @@ class CheckResult:
     def as_dict(self) -> dict:
         return {"ok": self.ok, "error_kind": None, "field": None, "message": self.message,
                 "count": self.count, "warnings": list(self.warnings)}
+
+
+# --- what the settings page is generated from ----------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One setting as a form shows it (from the settings table, mailroom/settings/fields.py).
+
+    `kind` is "str", "int", "bool", "date", "list" (of addresses) or "ref" (the name
+    of an entry of section `ref`). `default` is None for a required field.
+    """
+
+    name: str
+    kind: str
+    help: str
+    required: bool
+    default: object = None
+    choices: tuple[str, ...] = ()
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """A settings section: one table (`single`) or a list of entries named by `key`."""
+
+    name: str
+    help: str
+    single: bool
+    key: str
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class MergeFieldHelp:
+    """A merge field a template may use, with its help line and the preview's sample value."""
+
+    name: str
+    help: str
+    sample: str
+
+
+@dataclass(frozen=True)
+class TemplatePreview:
+    """A template rendered on sample data, or the problems that stop it from rendering."""
+
+    subject: str
+    text: str
+    html: str | None
+    problems: tuple[str, ...] = ()

@@ -107,11 +107,19 @@ class Worker(threading.Thread):
         self._due_now: set[str] = set()
         self._due: dict[int, dt.datetime] = {}
         self._failures: dict[int, int] = {}
+        self._ended: dict[int, dt.datetime] = {}       # when each mailbox's last run ended
+        self._reload = False
 
     # --- called from other threads ---------------------------------------------------
     def check_now(self, description: str | None = None) -> None:
         """Run one mailbox (or all) as soon as the current run ends, even when paused."""
         self._due_now.add(description or "*")
+        self._wake.set()
+
+    def reload(self) -> None:
+        """The settings changed: reschedule from each mailbox's (new) poll interval; a run in
+        progress is not interrupted, and each run reads its mailbox's settings afresh."""
+        self._reload = True
         self._wake.set()
 
     def pause(self) -> None:
@@ -143,7 +151,11 @@ class Worker(threading.Thread):
         now = self.clock()
         forced, self._due_now = self._due_now, set()
         ran = False
-        for box in enabled_mailboxes(self.ctx):
+        boxes = enabled_mailboxes(self.ctx)
+        if self._reload:
+            self._reload = False
+            self._reschedule(boxes)
+        for box in boxes:
             if self._stopping.is_set():
                 return
             wanted = "*" in forced or box["description"] in forced
@@ -154,6 +166,18 @@ class Worker(threading.Thread):
             ran = True
         if ran and self.after_runs and not self._stopping.is_set():
             self.after_runs()
+
+    def _reschedule(self, boxes: list[dict]) -> None:
+        enabled = {box["id"] for box in boxes}
+        for mailbox_id in [i for i in self._due if i not in enabled]:
+            del self._due[mailbox_id]               # disabled or removed: no longer wakes the loop
+        for box in boxes:
+            ended = self._ended.get(box["id"])
+            if ended is None:
+                continue
+            poll = dt.timedelta(minutes=box["poll_minutes"])
+            self._due[box["id"]] = due = ended + backoff(poll, self._failures.get(box["id"], 0))
+            self.status.update(box["description"], next_run_at=due)
 
     def _run_one(self, box: dict) -> None:
         name, poll = box["description"], dt.timedelta(minutes=box["poll_minutes"])
@@ -169,6 +193,7 @@ class Worker(threading.Thread):
             report = RunReport(mailbox=name, error=f"Internal error: {type(exc).__name__}", error_kind="internal")
         failures = self._failures.get(box["id"], 0) + 1 if report.error else 0
         self._failures[box["id"]] = failures
+        self._ended[box["id"]] = self.clock()
         self._due[box["id"]] = next_run = self.clock() + backoff(poll, failures)
         self.status.update(name, state="error" if report.error else "waiting", last_run_at=self.clock(),
                            next_run_at=next_run, failures=failures, last_report=report)

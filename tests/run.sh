@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command:  bash tests/run.sh [pytest arguments...]
 #
-# 1. Installs the programs the tests start (Dovecot, openssl, gnome-keyring, D-Bus) and the
-#    tools tests/installer builds the installers with, when they are missing, on
+# 1. Installs the programs the tests start (Dovecot, openssl, gnome-keyring, D-Bus, Chromium)
+#    and the tools tests/installer builds the installers with, when they are missing, on
 #    Debian/Ubuntu (sudo only when not root). Without dpkg it only checks that they are on PATH.
 # 2. Creates .venv in the repository and installs the project with its test extras; a
 #    second run skips pip unless pyproject.toml changed.
@@ -52,7 +52,7 @@ apt_install() {
 # ---------------------------------------------------------------- system programs
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
-    for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring; do
+    for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring chromium; do
         installed "$pkg" || missing+=("$pkg")
     done
     # tests/installer builds the .deb and the Windows installer (installer/build.sh)
@@ -65,8 +65,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
         apt_install "${missing[@]}"
     fi
 fi
-for prog in dovecot openssl gnome-keyring-daemon dbus-daemon dbus-send; do
-    have "$prog" || die "$prog is not installed (Debian/Ubuntu: dovecot-pop3d dovecot-imapd openssl gnome-keyring dbus-daemon dbus-bin)"
+for prog in dovecot openssl gnome-keyring-daemon dbus-daemon dbus-send chromium; do
+    have "$prog" || die "$prog is not installed (Debian/Ubuntu: dovecot-pop3d dovecot-imapd openssl gnome-keyring dbus-daemon dbus-bin chromium)"
 done
 
 # ---------------------------------------------------------------- Python

@@ -231,8 +231,9 @@ def test_a_second_run_refuses_to_start_and_a_killed_one_blocks_nothing(configure
     try:
         second = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
         assert second.returncode == 1
-        assert second.stderr.strip() == (f"Another Mailroom is already running on the data folder {mailroom_home}; "
-                                         "stop it first (or set MAILROOM_HOME to use another data folder).")
+        assert second.stderr.strip() == (f"Mailroom is already running on the data folder {mailroom_home}. "
+                                         "`mailroom open --print` prints a login address for its page; stop it "
+                                         "before starting another (or set MAILROOM_HOME to use another data folder).")
     finally:
         first.kill()                                                 # SIGKILL: no chance to clean up
         first.communicate(timeout=30)

@@ -127,6 +127,8 @@ def test_an_unsaved_mailbox_is_tested_with_the_password_given(controller, config
     assert caught.value.field == "password"
     result = controller.test_mailbox(entry, password=mailbox_user.password)
     assert result.ok and result.count == 0
+    tasks = dict(entry, create_tasks=True, task_type="Inquiry", autoreply=True, autoreply_template="Not yet made")
+    assert controller.test_mailbox(tasks, password=mailbox_user.password).ok   # only the connection counts
     with pytest.raises(ConfigError) as caught:
         controller.test_mailbox(dict(entry, port="many"), password=mailbox_user.password)
     assert caught.value.field == "port"
@@ -148,3 +150,69 @@ def test_send_test_email_through_the_saved_account(controller, configure, smtp):
     result = controller.send_test_email("someone@example.com")
     assert result.ok and "someone@example.com" in result.message
     assert len(smtp.capture.messages) == 1
+
+
+def test_setting_sections_mirror_the_settings_table(controller):
+    from mailroom.settings.fields import SECTIONS
+
+    specs = controller.setting_sections()
+    assert [s.name for s in specs] == [s.name for s in SECTIONS]
+    for spec, section in zip(specs, SECTIONS):
+        assert [(f.name, f.kind, f.help, f.required, f.ref) for f in spec.fields] == \
+            [(f.name, f.kind, f.help, f.required, f.ref) for f in section.fields]
+    box = next(s for s in specs if s.name == "mailboxes")
+    assert box.key == "description" and box.field("security").choices == ("ssl", "starttls", "none")
+    assert box.field("aliases").default == () and box.field("poll_minutes").default == 5
+    hash(specs)                                                          # frozen all the way down
+
+
+def test_check_entry_validates_without_saving(controller, configure):
+    configure()
+    before = controller.settings()
+    good = dict(before["mailboxes"][0], description="Second", poll_minutes=10)
+    assert controller.check_entry("mailboxes", good) == []
+    with pytest.raises(ConfigError) as caught:
+        controller.check_entry("mailboxes", dict(good, user="Nobody"))
+    assert caught.value.field == "user" and caught.value.entry_path == "mailboxes[2]"
+    assert controller.settings() == before
+
+
+def test_a_mailbox_being_renamed_is_tested_with_its_saved_password(controller, configure):
+    configure()
+    renamed = dict(controller.settings()["mailboxes"][0], description="Renamed, not saved yet")
+    with pytest.raises(ConfigError) as caught:
+        controller.test_mailbox(renamed)
+    assert caught.value.field == "password"
+    assert controller.test_mailbox(renamed, key="Studio").ok
+    assert controller.mailbox_id("Studio") == controller.status().mailboxes[0].id
+    assert controller.mailbox_id("Renamed, not saved yet") is None
+
+
+def test_template_preview_renders_sample_data_and_names_the_bad_line(controller):
+    good = controller.preview_template("html_email", "Hi {{ client.first_name }}", "<p>{{ company.name }}</p>")
+    assert good.problems == () and good.subject == "Hi Jane" and "Bright Lights Studio" in good.html
+    bad = controller.preview_template("form_letter", "Hi", "Dear {{ client.first_name }},\n{% if %}\n")
+    assert bad.html is None and any("line 2" in p for p in bad.problems)
+    names = [f.name for f in controller.merge_fields()]
+    assert "client.first_name" in names and all(f.help and f.sample for f in controller.merge_fields())
+
+
+def test_the_page_secret_is_random_per_install_and_kept(controller, ctx, tmp_path, monkeypatch):
+    key = controller.page_secret_key()
+    assert len(key) == 32 and controller.page_secret_key() == key
+    assert Controller(ctx).page_secret_key() == key                     # kept in the store
+    monkeypatch.setenv("MAILROOM_HOME", str(tmp_path / "other-install"))
+    other = Controller.open()
+    assert other.page_secret_key() != key and other.install_id != controller.install_id
+
+
+def test_a_changed_poll_interval_reschedules_at_once(controller, configure):
+    box = configure(poll_minutes=60)
+    controller.start()
+    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)
+    first = controller.status().mailbox(box["id"])
+    assert first.next_run_at - first.last_run_at > dt.timedelta(minutes=59)
+    controller.save_entry("mailboxes", dict(controller.settings()["mailboxes"][0], poll_minutes=2), key="Studio")
+    wait_until(lambda: controller.status().mailbox(box["id"]).next_run_at - first.last_run_at
+               < dt.timedelta(minutes=3))
+    assert controller.status().mailbox(box["id"]).run_seq == 1         # rescheduled, not run again

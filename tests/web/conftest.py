@@ -1,0 +1,72 @@
+"""The page in process: a fresh Flask app per test on a real temporary store, the real
+keyring, and (through tests.pipeline's fixtures) real Dovecot and SMTP servers."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from flask.testing import FlaskClient
+
+from mailroom.controller import Controller
+from tests.pipeline.conftest import configure, ctx, in_process_keyring  # noqa: F401 - fixtures
+from web import create_app, mint_login_url
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+INSTANCE_KEY = "test-instance-key-0123456789abcdefghijklmnop"
+
+
+class PageClient(FlaskClient):
+    """A test client that talks to the page as the browser does: Host 127.0.0.1:<port>."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("base_url", BASE)
+        return super().open(*args, **kwargs)
+
+    def csrf(self, path: str = "/") -> str:
+        page = self.get(path).text
+        return re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+
+    def submit(self, path: str, data: dict | None = None, **kwargs):
+        """POST a form the way the page does (with its CSRF token)."""
+        return self.post(path, data={**(data or {}), "csrf_token": self.csrf()}, **kwargs)
+
+
+@pytest.fixture
+def controller(ctx):  # noqa: F811
+    c = Controller(ctx)
+    yield c
+    c.shutdown()
+
+
+@pytest.fixture
+def app(controller):
+    app = create_app(controller, config={"PORT": PORT, "INSTANCE_KEY": INSTANCE_KEY})
+    app.test_client_class = PageClient
+    return app
+
+
+@pytest.fixture
+def client(app) -> PageClient:
+    return app.test_client()
+
+
+def log_in(app, client) -> None:
+    response = client.get(mint_login_url(app).removeprefix(BASE))
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+@pytest.fixture
+def page(app, client) -> PageClient:
+    """A client with a session (logged in through a one-time token)."""
+    log_in(app, client)
+    return client
+
+
+def wait_until(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

@@ -1,0 +1,71 @@
+"""The local settings and status page: a Flask app factory (Flask's tutorial habit).
+
+`create_app(controller, config=...)` gets its collaborators passed in, so each test
+builds a fresh app on a real temporary store. The page talks to Mailroom only through
+the controller (with mailroom.errors and mailroom.model for what it returns); a test
+holds that no other `mailroom` module is imported here. The guards every request
+passes, in order Host → session → CSRF/Origin → view, are in `web.guards`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from web.guards import LoginTokens, install_guards
+
+
+def static_dir() -> Path:
+    """The CSS/JS folder: inside a PyInstaller bundle, an installed wheel, or the source tree."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return Path(frozen) / "static"
+    installed = Path(__file__).resolve().parent / "static"   # the wheel maps static/ to web/static
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(controller, *, config: dict | None = None) -> Flask:
+    """The page for `controller`. `config` must give PORT (the Host allow-list needs it)."""
+    from datetime import timedelta
+
+    config = dict(config or {})
+    if "PORT" not in config:
+        raise ValueError("create_app needs config['PORT'], the port the page is served on")
+    app = Flask(__name__, static_folder=str(static_dir()), static_url_path="/static")
+    app.config.update(
+        SECRET_KEY=controller.page_secret_key(),
+        # Cookies are shared across every port of localhost: a name of this install's own.
+        SESSION_COOKIE_NAME=f"mailroom-{controller.install_id}",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=7),   # the longest a signed session is accepted
+        WTF_CSRF_TIME_LIMIT=None,        # a form left open for hours still saves (the token is per session)
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        INSTANCE_KEY=None,
+        LOGIN_SECONDS=60,
+    )
+    app.config.update(config)
+    app.extensions["mailroom"] = controller
+    app.extensions["mailroom.login"] = LoginTokens()
+    install_guards(app)
+
+    from web.views import auth, dashboard, mailboxes, outgoing, settings
+
+    for module in (auth, dashboard, outgoing, mailboxes, settings):
+        app.register_blueprint(module.bp)
+    # Not a browser's request: authenticated by the runtime file's key, which no page can read.
+    app.extensions["mailroom.csrf"].exempt(auth.instance_login_url)
+    from web import render
+
+    render.install(app)
+    return app
+
+
+def mint_login_url(app: Flask, seconds: float | None = None) -> str:
+    """A one-time login URL for `app` (single use, valid `seconds`, 60 by default)."""
+    token = app.extensions["mailroom.login"].mint(seconds if seconds is not None else app.config["LOGIN_SECONDS"])
+    return f"http://127.0.0.1:{app.config['PORT']}/login?t={token}"

@@ -1,0 +1,80 @@
+"""Status as the dashboard words it: states, times, counts. Pure functions over mailroom.model."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from mailroom.model import MailboxState, RunCounts, Status
+
+STATE_WORDS = {
+    "waiting": "Waiting", "checking": "Checking now", "paused": "Paused", "error": "Problem",
+    "busy": "Busy: another Mailroom is checking it", "disabled": "Off",
+}
+
+
+def local(when: dt.datetime) -> dt.datetime:
+    return when.astimezone() if when.tzinfo else when
+
+
+def when_text(when: dt.datetime | None, now: dt.datetime) -> str:
+    """"14:32" today, "3 Mar 14:32" on another day, "" when unknown (in this computer's time zone)."""
+    if when is None:
+        return ""
+    at, today = local(when), local(now)
+    return f"{at:%H:%M}" if at.date() == today.date() else f"{at.day} {at:%b %H:%M}"
+
+
+def until_text(when: dt.datetime | None, now: dt.datetime) -> str:
+    """"in 4 min", "in 1 h 5 min", "now"."""
+    if when is None:
+        return ""
+    minutes = int((when - now).total_seconds() // 60)
+    if minutes < 1:
+        return "now"
+    if minutes < 60:
+        return f"in {minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"in {hours} h {rest} min" if rest else f"in {hours} h"
+
+
+def counts_text(counts: RunCounts | None) -> str:
+    if counts is None:
+        return ""
+    parts = [f"{counts.imported} imported"]
+    for number, word in ((counts.duplicates, "duplicate"), (counts.skipped_before_cutoff, "skipped (too old)"),
+                         (counts.quarantined, "quarantined"), (counts.deleted, "deleted from the server")):
+        if number:
+            parts.append(f"{number} {word}" + ("s" if word == "duplicate" and number != 1 else ""))
+    return ", ".join(parts)
+
+
+def mailbox_view(box: MailboxState, now: dt.datetime) -> dict:
+    next_run = "" if box.state in ("disabled", "paused", "checking") else until_text(box.next_run_at, now)
+    return {
+        "id": box.id, "description": box.description, "state": box.state,
+        "state_text": STATE_WORDS.get(box.state, box.state.capitalize()),
+        "last_run": when_text(box.last_run_at, now) or "not yet",
+        "counts": counts_text(box.counts), "next_run": next_run or "—",
+        "error": box.error or "", "error_kind": box.error_kind or "", "error_field": box.error_field or "",
+    }
+
+
+def status_view(status: Status, now: dt.datetime) -> dict:
+    """Everything the dashboard shows, as display text (also the JSON of the live refresh)."""
+    outbox = status.outbox
+    problems = []
+    if outbox.failed:
+        problems.append(f"{outbox.failed} auto-repl{'y' if outbox.failed == 1 else 'ies'} could not be sent")
+    if outbox.uncertain:
+        problems.append(f"{outbox.uncertain} may have been sent twice (interrupted while sending)")
+    paused_text = ""
+    if status.paused:
+        paused_text = (f"Paused until {when_text(status.paused_until, now)}" if status.paused_until
+                       else "Paused until you resume")
+    return {
+        "seq": status.seq, "overall": status.overall, "paused": status.paused, "paused_text": paused_text,
+        "mailboxes": [mailbox_view(b, now) for b in status.mailboxes],
+        "outbox_problems": "; ".join(problems), "outbox_error": status.outbox_error or "",
+        "outbox_pending": outbox.pending + outbox.sending, "outbox_sent": outbox.sent,
+        "quarantined": status.quarantined, "unread": status.unread,
+    }

@@ -1,0 +1,131 @@
+"""Forms generated from the settings table (the controller's `setting_sections()`).
+
+Each field of a section becomes a WTForms field of its kind, labelled in the seed's
+words (web.labels) with the table's help text, so a setting added to
+mailroom/settings/fields.py appears on the page without touching this file. WTForms
+parses the submitted text into values; the controller validates them and its
+`Problem`s are put back next to the field they name.
+
+Passwords are not settings: a section that has one gets a write-only PasswordField
+(rendered empty, never filled in from anything).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DateField, Field, IntegerField, PasswordField, SelectChoice, SelectField,
+                     StringField, TextAreaField)
+from wtforms.validators import Optional
+
+from mailroom.errors import ConfigError, MailroomError
+from mailroom.model import FieldSpec, SectionSpec
+from web.labels import choice_label, label
+
+PASSWORD_HELP = {
+    "outgoing": "The password of the SMTP account (for Gmail, an app password). It is kept in the "
+                "system keyring; leave empty to keep the saved one.",
+    "mailboxes": "The password of this email box (for Gmail, an app password). It is kept in the system "
+                 "keyring; leave empty to keep the saved one.",
+}
+
+
+def _unbound(section: str, f: FieldSpec, refs: dict[str, list[SelectChoice]]):
+    text, help_ = label(section, f.name), f.help
+    if f.kind == "ref":
+        return SelectField(text, choices=[SelectChoice("", "(none)")] + refs.get(f.ref or "", []), description=help_,
+                           validate_choice=False)
+    if f.choices:
+        return SelectField(text, choices=[SelectChoice(c, choice_label(c)) for c in f.choices], description=help_,
+                           validate_choice=False)
+    if f.kind == "int":
+        return IntegerField(text, validators=[Optional()], description=help_)
+    if f.kind == "bool":
+        return BooleanField(text, description=help_)
+    if f.kind == "date":
+        return DateField(text, validators=[Optional()], description=help_)
+    if f.name == "body":
+        return TextAreaField(text, description=help_, render_kw={"rows": 14, "spellcheck": "true"})
+    return StringField(text, description=help_)
+
+
+def build_form(spec: SectionSpec, *, refs: dict[str, list[SelectChoice]] | None = None,
+               data: dict[str, Any] | None = None, password: bool = False, extra: dict[str, Any] | None = None):
+    """A FlaskForm for one entry of `spec`; on a POST it reads the submitted form."""
+
+    class SettingsForm(FlaskForm):
+        pass
+
+    for f in spec.fields:
+        if hasattr(FlaskForm, f.name):
+            raise ValueError(f"setting {spec.name}.{f.name} clashes with a form attribute")
+        setattr(SettingsForm, f.name, _unbound(spec.name, f, refs or {}))
+    if password:
+        SettingsForm.password = PasswordField(label(spec.name, "password"), description=PASSWORD_HELP[spec.name],
+                                              render_kw={"autocomplete": "new-password"})
+    for name, unbound in (extra or {}).items():
+        setattr(SettingsForm, name, unbound)
+    return SettingsForm(data=data)
+
+
+def initial(spec: SectionSpec, entry: dict[str, Any] | None) -> dict[str, Any]:
+    """Form data for an entry (or the defaults of a new one)."""
+    data = {}
+    for f in spec.fields:
+        value = entry.get(f.name) if entry is not None else f.default
+        if f.kind == "list":
+            value = ", ".join(value or ())
+        elif value is None and f.kind in ("str", "ref"):
+            value = ""
+        data[f.name] = value
+    return data
+
+
+def values(form, spec: SectionSpec) -> dict[str, Any]:
+    """The submitted entry as the controller takes it ("" and None mean: the default)."""
+    out = {}
+    for f in spec.fields:
+        value = form[f.name].data
+        if f.kind == "ref" and value == "":
+            value = None
+        out[f.name] = value
+    return out
+
+
+def add_error(field: Field, message: str) -> None:
+    field.errors = [*field.errors, message]
+
+
+def show_error(form, exc: MailroomError, section: str) -> list[str]:
+    """Put each problem of `exc` next to its field; return the ones no field owns."""
+    general: list[str] = []
+    if isinstance(exc, ConfigError) and exc.problems:
+        mine = exc.entry_path or section
+        for problem in exc.problems:
+            if problem.path != mine:
+                general.append(str(problem))
+                continue
+            name = problem.field or _template_part(problem.message)
+            if name and name in form:
+                add_error(form[name], problem.message)
+            else:
+                general.append(problem.message)
+        return general
+    if exc.field and exc.field in form:
+        add_error(form[exc.field], exc.message)
+        return general
+    return [exc.message]
+
+
+def _template_part(message: str) -> str:
+    """The template field an entry-level problem is about ("Body, line 3: ..." → body)."""
+    lowered = message.lower()
+    for part in ("subject", "body"):
+        if lowered.startswith((part, f"the {part}")):
+            return part
+    return ""
+
+
+def has_errors(form) -> bool:
+    return any(field.errors for field in form)
