@@ -159,6 +159,7 @@ def cmd_fetch(args) -> int:
             else:
                 print(f"{r['mailbox']}: {r['imported']} imported, {r['duplicates']} duplicates, "
                       f"{r['skipped_before_cutoff']} skipped (before cutoff), {r['quarantined']} quarantined, "
+                      f"{r['too_large']} too large (left on the server), "
                       f"{r['deleted']} deleted from the server ({r['listed']} listed, {r['new']} new).")
         print(f"Auto-replies: {sent} sent, {failed} failed.")
         from mailroom.store import records
