@@ -168,7 +168,7 @@ def test_a_trickling_mailbox_never_stalls_the_others_or_the_outbox(ctx, mailbox_
         ctx.secrets.set(mailbox_account(ctx.mailbox("Studio")[0]), mailbox_user.password)
         ctx.secrets.set(outgoing_account(), "studiopw")
         mailbox_user.deliver_many(inquiry(i, mailbox_user) for i in range(3))
-        ctx.timeout = 30                       # Slow's deadline is far away: it stays stuck
+        ctx.timeout = 120                      # Slow's deadline is far away: it stays stuck
         worker = Worker(ctx, after_runs=lambda: drain(ctx))
         worker.start()
         try:
