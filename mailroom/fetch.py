@@ -37,8 +37,8 @@ from mailroom.context import Context
 from mailroom.errors import MailroomError, StorageError
 from mailroom.mail import stream
 from mailroom.mail.parse import header_date
-from mailroom.mail.parsing import PARALLEL_MIN, can_spawn, parsed_in_order
-from mailroom.mail.pop3 import MessageRejected, Pop3Client
+from mailroom.mail.parsing import PARALLEL_MIN, ParseFailed, can_spawn, parse_one, parsed_in_order
+from mailroom.mail.pop3 import MessageRejected, Pop3Client, Spooled
 from mailroom.model import Endpoint, ParsedMessage
 from mailroom.secrets import mailbox_account
 from mailroom.store import failures, records, schema
@@ -338,6 +338,9 @@ class MailboxRun:
         try:
             try:
                 for n, raw, msg in parsed:
+                    if isinstance(msg, ParseFailed):
+                        self._parse_failed(uid_of[n], raw, msg)
+                        continue
                     batch.append(Fetched(n, uid_of[n], msg, raw))
                     size += len(raw) if isinstance(raw, bytes) else 0
                     if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
@@ -373,7 +376,10 @@ class MailboxRun:
                     size, sha256 = pop.retr_to(n, fh)
             except OSError as exc:
                 raise _storage_error(self.raw, exc) from None
-            msg = stream.parse_file(spool, sha256, size)
+            _path, msg = parse_one(Spooled(spool, size, sha256))
+            if isinstance(msg, ParseFailed):
+                self._parse_failed(uid, spool, msg)
+                return []
             return self._commit([Fetched(n, uid, msg, spool)])
         finally:
             spool.unlink(missing_ok=True)
@@ -443,6 +449,11 @@ class MailboxRun:
                 self.raw.put(sha256, raw, durable=self.delete)
         except OSError as exc:
             raise _storage_error(self.raw, exc) from None
+
+    def _parse_failed(self, uid: str, raw: bytes | Path, failed: ParseFailed) -> None:
+        with _STORE_WRITES:
+            self._keep_raw(failed.raw_sha256, raw)
+            self._hold(uid, None, sha256=failed.raw_sha256, reason=failed.reason)
 
     def _hold(self, uid: str, headers: bytes | None, *, reason: str, too_large: bool = False,
               sha256: str | None = None) -> None:

@@ -4,18 +4,22 @@ parse_message is pure and the costliest step of an import (pure Python), so with
 second core it runs in a helper process while the run reads the socket and writes
 the store. A message the POP3 client spooled to a file (its reply outgrew what LIST
 announced) is parsed from that file, here. Nothing here touches the network or the
-store; where a message is parsed never changes the result.
+store; where a message is parsed never changes the result. The parsers are meant
+never to raise; should one raise all the same, that message comes as `ParseFailed`
+(to be quarantined), never as an exception that would stop the run.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import multiprocessing
 import os
 import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from mailroom.errors import MailroomError
@@ -50,14 +54,28 @@ threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start
 """
 
 
-def _parse_here(raw: bytes | Spooled) -> tuple[bytes | Path, ParsedMessage]:
-    if isinstance(raw, Spooled):
-        return raw.path, stream.parse_file(raw.path, raw.sha256, raw.size)
-    return raw, parse_message(raw)
+@dataclass(frozen=True)
+class ParseFailed:
+    """The parser raised on a message: `reason`, and the SHA-256 of the raw message."""
+
+    reason: str
+    raw_sha256: str
+
+
+def parse_one(raw: bytes | Spooled) -> tuple[bytes | Path, ParsedMessage | ParseFailed]:
+    """(raw bytes or the spool file's path, its parse) of one downloaded message, here."""
+    try:
+        if isinstance(raw, Spooled):
+            return raw.path, stream.parse_file(raw.path, raw.sha256, raw.size)
+        return raw, parse_message(raw)
+    except Exception as exc:  # noqa: BLE001 - one message must not stop the run: it is quarantined
+        if isinstance(raw, Spooled):
+            return raw.path, ParseFailed(f"parser failure: {type(exc).__name__}: {exc}", raw.sha256)
+        return raw, ParseFailed(f"parser failure: {type(exc).__name__}: {exc}", hashlib.sha256(raw).hexdigest())
 
 
 def parsed_in_order(retr: Iterator[tuple[int, bytes | Spooled]], *,
-            parallel: bool) -> Iterator[tuple[int, bytes | Path, ParsedMessage]]:
+                    parallel: bool) -> Iterator[tuple[int, bytes | Path, ParsedMessage | ParseFailed]]:
     """(number, raw, parse) for each message `retr` yields, in the same order.
 
     A message the client spooled (its reply outgrew what LIST announced) is parsed from
@@ -71,7 +89,7 @@ def parsed_in_order(retr: Iterator[tuple[int, bytes | Spooled]], *,
     """
     if not parallel:
         for n, raw in retr:
-            yield n, *_parse_here(raw)
+            yield n, *parse_one(raw)
         return
     in_flight: deque[tuple[list[tuple[int, bytes | Spooled]], Iterator[ParsedMessage] | None]] = deque()
     chunk: list[tuple[int, bytes | Spooled]] = []
@@ -87,9 +105,9 @@ def parsed_in_order(retr: Iterator[tuple[int, bytes | Spooled]], *,
             msgs = None
         raws = in_memory(items)
         if msgs is None or len(msgs) != len(raws):
-            msgs = [parse_message(raw) for raw in raws]
+            msgs = [parse_one(raw)[1] for raw in raws]
         parses_of = iter(msgs)
-        return [(n, *_parse_here(raw)) if isinstance(raw, Spooled) else (n, raw, next(parses_of))
+        return [(n, *parse_one(raw)) if isinstance(raw, Spooled) else (n, raw, next(parses_of))
                 for n, raw in items]
 
     def submit(items: list[tuple[int, bytes | Spooled]]) -> Iterator[ParsedMessage] | None:
