@@ -97,6 +97,7 @@ def _print_fetch(ctx, boxes: list[dict], reports: list[dict], drained) -> None:
         else:
             print(f"{r['mailbox']}: {r['imported']} imported, {r['duplicates']} duplicates, "
                   f"{r['skipped_before_cutoff']} skipped (before cutoff), {r['quarantined']} quarantined, "
+                  f"{r['too_large']} too large (left on the server), "
                   f"{r['deleted']} deleted from the server ({r['listed']} listed, {r['new']} new).")
     if drained is None:
         print("Interrupted: stopped after the message being imported; the rest, and the auto-replies, "

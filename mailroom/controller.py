@@ -546,7 +546,7 @@ def _rename_references(doc: Document, section: str, old: str, new: str) -> None:
 
 def _run_record(row, description: str) -> RunRecord:
     counts = RunCounts(**{k: row[k] or 0 for k in ("listed", "new", "imported", "duplicates",
-                                                  "skipped_before_cutoff", "quarantined", "deleted")})
+                                                  "skipped_before_cutoff", "quarantined", "too_large", "deleted")})
     return RunRecord(id=row["id"], mailbox_id=row["mailbox_id"], mailbox=description, started_at=row["started_at"],
                      ended_at=row["ended_at"], counts=counts, error_kind=row["error_kind"], error=row["error"])
 

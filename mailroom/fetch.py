@@ -9,20 +9,24 @@ applies it only at QUIT, so a process killed at any instant leaves each message
 either committed or still on the server. A UID seen as imported but still listed
 (killed between commit and QUIT) is deleted on the next run, not imported again. A
 message served again under a new UID is recognised by Message-ID + content hash.
+
+One message never stops a mailbox: a message the store refuses is quarantined, one
+larger than `max_message_mb` is left on the server with only its headers kept
+("too_large"), one that breaks a bound mid-reply (a line of megabytes, a reply far
+beyond its announced size) likewise; the run goes on, in a new session when the old
+one was left mid-reply. Only a store that cannot write (disk full, database locked)
+stops a run, and says so. Runs of different mailboxes may go on at once (worker.py);
+their store writes take turns (`_STORE_WRITES`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import functools
+import hashlib
 import logging
-import multiprocessing
-import os
-import sys
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,12 +35,13 @@ import sqlalchemy as sa
 from mailroom import paths
 from mailroom.context import Context
 from mailroom.errors import MailroomError, StorageError
-from mailroom.mail.parse import header_date, parse_message
 from mailroom.mail import stream
-from mailroom.mail.pop3 import Pop3Client
+from mailroom.mail.parse import header_date
+from mailroom.mail.parsing import PARALLEL_MIN, ParseFailed, can_spawn, parse_one, parsed_in_order
+from mailroom.mail.pop3 import MessageRejected, Pop3Client, Spooled
 from mailroom.model import Endpoint, ParsedMessage
 from mailroom.secrets import mailbox_account
-from mailroom.store import records, schema
+from mailroom.store import failures, records, schema
 from mailroom.store.raw import RawStore
 
 log = logging.getLogger("mailroom.fetch")
@@ -44,10 +49,12 @@ log = logging.getLogger("mailroom.fetch")
 BATCH_MESSAGES = 50            # messages per transaction
 BATCH_BYTES = 16 << 20         # ... or this many raw bytes, whichever comes first
 MAX_SESSIONS = 25              # Gmail lists ~250 messages per session: keep reconnecting
-PARALLEL_MIN = 200             # new messages that make a parser process worth its start-up
-PARSE_CHUNK = 8                # messages sent to the parser process at once
-PARSE_CHUNK_BYTES = 2 << 20    # ... or this many raw bytes
-PARSE_CHUNKS_AHEAD = 3         # chunks in flight before the oldest is awaited
+
+# One writer at a time in this process: runs of different mailboxes import at once, and
+# without turns two of them could each create a client for the same new sender (both
+# look before either writes). SQLite allows one writer anyway; this only orders them.
+# Reentrant: a failed batch quarantines its message inside its own turn.
+_STORE_WRITES = threading.RLock()
 
 
 def utcnow() -> dt.datetime:
@@ -63,6 +70,7 @@ class RunReport:
     duplicates: int = 0
     skipped_before_cutoff: int = 0
     quarantined: int = 0
+    too_large: int = 0
     deleted: int = 0
     error: str | None = None
     error_kind: str | None = None
@@ -74,7 +82,8 @@ class RunReport:
         return data
 
     def counts(self) -> dict:
-        return {k: v for k, v in self.as_dict().items() if k not in ("mailbox", "error")}
+        """The columns of this run's row in the activity log (runs): counts and the error."""
+        return {k: v for k, v in self.as_dict().items() if k != "mailbox"}
 
 
 def load_mailbox_row(ctx: Context, description: str | None = None, mailbox_id: int | None = None) -> dict:
@@ -89,93 +98,13 @@ def load_mailbox_row(ctx: Context, description: str | None = None, mailbox_id: i
 
 @dataclass(frozen=True)
 class Fetched:
-    """One downloaded message: its number this session, UID, parse, and raw bytes
-    (None for a large message, whose raw file is already in the raw store)."""
+    """One downloaded message: its number this session, UID, parse, and raw bytes (or the
+    spool file they are in; None when they are already in the raw store)."""
 
     n: int
     uid: str
     msg: ParsedMessage
-    raw: bytes | None
-
-
-def _can_spawn() -> bool:
-    """A second core, and a program that multiprocessing's "spawn" can start again safely.
-
-    A spawned process re-imports the main script (not a `python -m` package's
-    __main__), so every script that runs a mailbox must keep its work under
-    `if __name__ == "__main__":`, as `mailroom`'s console script does. A frozen app
-    (PyInstaller) would start itself again instead: there, parsing stays in-process.
-    """
-    return (os.cpu_count() or 1) > 1 and not getattr(sys, "frozen", False)
-
-
-# Run in the parser process as it starts: exit as soon as this process is gone, even
-# killed (SIGKILL), rather than wait forever on its task queue (whose write end it holds too).
-# Ctrl-C signals the whole process group: this process leaves stopping to its parent.
-_EXIT_WITH_PARENT = """
-import multiprocessing, os, signal, threading
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-parent = multiprocessing.parent_process()
-threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start()
-"""
-
-
-def _parsed(retr: Iterator[tuple[int, bytes]], *, parallel: bool) -> Iterator[tuple[int, bytes, ParsedMessage]]:
-    """(number, raw, parse) for each message `retr` yields, in the same order.
-
-    With `parallel`, parsing (the costliest step, pure Python) runs in a helper process
-    on another core while this one reads the socket and writes the store; messages go
-    to it in small chunks (one round trip each) and a few chunks are kept in flight.
-    parse_message is pure, so where it runs changes nothing; should the helper fail,
-    the chunk is parsed here. When the connection breaks, the messages already read are
-    still yielded before the error, as without the helper.
-    """
-    if not parallel:
-        for n, raw in retr:
-            yield n, raw, parse_message(raw)
-        return
-    in_flight: deque[tuple[list[tuple[int, bytes]], Iterator[ParsedMessage] | None]] = deque()
-    chunk: list[tuple[int, bytes]] = []
-    chunk_bytes = 0
-
-    def results(items: list[tuple[int, bytes]], parses: Iterator[ParsedMessage] | None = None):
-        try:
-            msgs = list(parses) if parses is not None else None
-        except Exception:  # noqa: BLE001 - a broken helper (killed, out of memory): parse here
-            msgs = None
-        if msgs is None or len(msgs) != len(items):
-            msgs = [parse_message(raw) for _n, raw in items]
-        return [(n, raw, msg) for (n, raw), msg in zip(items, msgs, strict=True)]
-
-    def submit(items: list[tuple[int, bytes]]) -> Iterator[ParsedMessage] | None:
-        try:
-            return pool.map(parse_message, [raw for _n, raw in items], chunksize=len(items))
-        except Exception:  # noqa: BLE001 - the helper is broken: results() parses here
-            return None
-
-    # spawn, not fork: forking a process that has threads (keyring calls, the worker) is unsafe
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=functools.partial(exec, _EXIT_WITH_PARENT, {}))
-    try:
-        try:
-            for item in retr:
-                chunk.append(item)
-                chunk_bytes += len(item[1])
-                if len(chunk) >= PARSE_CHUNK or chunk_bytes >= PARSE_CHUNK_BYTES:
-                    in_flight.append((chunk, submit(chunk)))
-                    chunk, chunk_bytes = [], 0
-                    if len(in_flight) > PARSE_CHUNKS_AHEAD:
-                        yield from results(*in_flight.popleft())
-        except MailroomError:
-            while in_flight:
-                yield from results(*in_flight.popleft())
-            yield from results(chunk)  # the last few: parsed here
-            raise
-        while in_flight:
-            yield from results(*in_flight.popleft())
-        yield from results(chunk)  # the last few: parsed here
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    raw: bytes | Path | None
 
 
 class _Background:
@@ -201,13 +130,13 @@ class _Background:
         return value
 
 
-def _open(endpoint: Endpoint, password: _Background) -> Pop3Client:
+def _open(endpoint: Endpoint, password: _Background, max_message: int) -> Pop3Client:
     """Pop3Client.open(endpoint, password.result()), connecting while the password comes.
 
     A keyring failure is reported before a connection failure, and nothing is sent to
     the server before the password is there, as when the password was asked for first.
     """
-    client = Pop3Client(endpoint)
+    client = Pop3Client(endpoint, max_message=max_message)
     try:
         try:
             client.connect()
@@ -224,6 +153,15 @@ def _open(endpoint: Endpoint, password: _Background) -> Pop3Client:
 def _storage_error(raw: RawStore, exc: OSError) -> StorageError:
     return StorageError(f"Mailroom could not save a message in {raw.root} ({exc.strerror}). "
                         "Free disk space; nothing was lost.")
+
+
+def _header_block(head: bytes) -> bytes:
+    """The header section at the start of `head` (up to its blank line), for a held message."""
+    for blank in (b"\r\n\r\n", b"\n\n"):
+        end = head.find(blank)
+        if end >= 0:
+            return head[:end + len(blank)]
+    return head
 
 
 def enabled_mailboxes(ctx: Context) -> list[dict]:
@@ -245,7 +183,9 @@ class MailboxRun:
         self.raw = RawStore(paths.raw_dir())
         self.report = RunReport(mailbox=mailbox["description"])
         self.delete = not mailbox["leave_on_server"]
+        self.max_message = mailbox["max_message_mb"] << 20
         self._importer = None
+        self._counted: set[str] = set()
 
     @property
     def importer(self):
@@ -259,15 +199,20 @@ class MailboxRun:
 
     def run(self) -> RunReport:
         box = self.box
-        with self.ctx.engine.begin() as conn:
-            run_id = records.start_run(conn, box["id"], self.clock())
+        try:
+            with self._writing() as conn:
+                run_id = records.start_run(conn, box["id"], self.clock())
+        except StorageError as exc:
+            self.report.error, self.report.error_kind = exc.message, exc.kind
+            log.warning("mailbox %s: %s", box["description"], exc.message)
+            return self.report
         try:
             endpoint = self.ctx.mailbox_endpoint(box)
             # The keyring answers over D-Bus while the TLS handshake runs (~15 ms each).
             password = _Background(self.ctx.secrets.require, mailbox_account(box["id"]),
                                    f'mailbox "{box["description"]}"')
             for session in range(MAX_SESSIONS):
-                with _open(endpoint, password) as pop:
+                with _open(endpoint, password, self.max_message) as pop:
                     progressed = self._session(pop, first=session == 0)
                 if not progressed or self.stop.is_set():
                     break
@@ -275,19 +220,25 @@ class MailboxRun:
             self.report.error, self.report.error_kind = exc.message, exc.kind
             log.warning("mailbox %s: %s", box["description"], exc.message)
         finally:
-            with self.ctx.engine.begin() as conn:
-                records.finish_run(conn, run_id, self.clock(), self.report.counts())
+            try:
+                with self._writing() as conn:
+                    records.finish_run(conn, run_id, self.clock(), self.report.counts())
+            except StorageError as exc:
+                self.report.error = self.report.error or exc.message
+                self.report.error_kind = self.report.error_kind or exc.kind
+                log.warning("mailbox %s: %s", box["description"], exc.message)
         if not self.report.error:
             r = self.report
             log.info("mailbox %s: %d listed, %d new, %d imported, %d duplicates, %d skipped, %d quarantined, "
-                     "%d deleted", box["description"], r.listed, r.new, r.imported, r.duplicates,
-                     r.skipped_before_cutoff, r.quarantined, r.deleted)
+                     "%d too large, %d deleted", box["description"], r.listed, r.new, r.imported, r.duplicates,
+                     r.skipped_before_cutoff, r.quarantined, r.too_large, r.deleted)
         return self.report
 
     # --- one POP3 session -----------------------------------------------------------
     def _session(self, pop: Pop3Client, *, first: bool) -> bool:
         """True when this session found new UIDs: a server that lists only part of the
-        mailbox per session (Gmail: about 250) may list more in the next one."""
+        mailbox per session (Gmail: about 250) may list more in the next one; and when a
+        message was rejected mid-reply, which ends the session early."""
         box, report = self.box, self.report
         # The seen UIDs are read while the server prepares its UIDL listing.
         seen_later = _Background(self._seen_uids)
@@ -299,15 +250,24 @@ class MailboxRun:
         found_new = bool(new)
         if first:
             report.listed = len(listing)
-        report.new += len(new)
+        report.new += len({uid for _n, uid in new} - self._counted)
+        self._counted.update(uid for _n, uid in new)
         to_delete = []
         if self.delete:
             # Committed in an earlier run that died before QUIT: delete, never re-import.
+            # (UIDL ids are unique, pop.uidl() makes sure: each number is its own message.)
             to_delete = [n for n, uid in listing.items() if seen.get(uid) in ("imported", "duplicate")]
-        if new and box["exclude_before"] and not self.stop.is_set():
-            new = self._skip_before_cutoff(pop, new)
-        if new and not self.stop.is_set():
-            to_delete += self._fetch(pop, new)
+        try:
+            if new and box["exclude_before"] and not self.stop.is_set():
+                new = self._skip_before_cutoff(pop, new)
+            if new and not self.stop.is_set():
+                to_delete += self._fetch(pop, new)
+        except MessageRejected as rejected:
+            # The client closed the session mid-reply, so no DELE can be sent in it: what
+            # this session committed is deleted by the next one (seen, still listed).
+            self._hold(listing[rejected.number], _header_block(rejected.head), too_large=rejected.too_large,
+                       reason=f"{rejected.message} It was left on the server; its headers are kept.")
+            return True
         for n in to_delete:
             pop.dele(n)
         pop.quit()
@@ -323,63 +283,93 @@ class MailboxRun:
         cutoff = dt.datetime.combine(self.box["exclude_before"], dt.time(), dt.timezone.utc)
         uid_of = dict(new)
         keep, skip = [], []
-        for n, headers in pop.top_many([n for n, _ in new]):
-            date = header_date(headers)
-            if date is not None and date < cutoff:
-                skip.append((uid_of[n], date))  # the date is kept: an earlier cutoff may want it back
-            else:
-                keep.append((n, uid_of[n]))
-        now = self.clock()
-        with self.ctx.engine.begin() as conn:
-            records.mark_skipped_many(conn, self.box["id"], skip, now)
-        self.report.skipped_before_cutoff += len(skip)
+        try:
+            for n, headers in pop.top_many([n for n, _ in new]):
+                date = header_date(headers)
+                if date is not None and date < cutoff:
+                    skip.append((uid_of[n], date))  # the date is kept: an earlier cutoff may want it back
+                else:
+                    keep.append((n, uid_of[n]))
+        finally:
+            # Also when a TOP was rejected: the decisions made so far hold.
+            with self._writing() as conn:
+                records.mark_skipped_many(conn, self.box["id"], skip, self.clock())
+            self.report.skipped_before_cutoff += len(skip)
         return keep
 
     def _fetch(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[int]:
         """RETR the new messages, import in batches; the numbers now safe to DELE.
 
-        Ordinary messages are read pipelined into memory; a message above
-        `stream.LARGE` (by LIST) is streamed to a spool file and parsed from there, so
-        memory stays bounded whatever the size.
+        A message larger (by LIST) than `max_message_mb` is not downloaded: its headers
+        are kept and it stays on the server. Ordinary messages are read pipelined into
+        memory; one above `stream.LARGE` (by LIST), or whose reply outgrows what LIST
+        announced, is streamed to a spool file and parsed from there, so memory stays
+        bounded whatever the size.
         """
         sizes = pop.list_sizes()
-        large = [(n, uid) for n, uid in new if sizes.get(n, 0) > stream.LARGE]
-        small = [(n, uid) for n, uid in new if sizes.get(n, 0) <= stream.LARGE]
-        deletable = self._fetch_small(pop, small)
+        wanted = []
+        for n, uid in new:
+            if sizes.get(n, 0) <= self.max_message:
+                wanted.append((n, uid))
+            elif not self.stop.is_set():
+                self._hold(uid, _header_block(pop.top(n, 0)), too_large=True,
+                           reason=f"It is {sizes[n] / (1 << 20):.1f} MB, larger than the "
+                                  f"{self.box['max_message_mb']} MB allowed (max_message_mb). It was left on "
+                                  "the server; its headers are kept.")
+        large = [(n, uid) for n, uid in wanted if sizes.get(n, 0) > stream.LARGE]
+        small = [(n, uid) for n, uid in wanted if sizes.get(n, 0) <= stream.LARGE]
+        deletable = self._fetch_small(pop, small, sizes)
         for n, uid in large:
             if self.stop.is_set():
                 break
             deletable += self._fetch_large(pop, n, uid)
         return deletable if self.delete else []
 
-    def _fetch_small(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[int]:
+    def _fetch_small(self, pop: Pop3Client, new: list[tuple[int, str]], sizes: dict[int, int]) -> list[int]:
         uid_of = dict(new)
         batch: list[Fetched] = []
         size = 0
         deletable: list[int] = []
-        retr = pop.retr_many([n for n, _ in new])
-        parsed = _parsed(retr, parallel=len(new) >= PARALLEL_MIN and _can_spawn())
+        spools: list[Path] = []
+
+        def spill(n: int):
+            """A reply that outgrew its LIST size continues into a spool file."""
+            spools.append(self.raw.spool_path())
+            return open(spools[-1], "wb")
+
+        retr = pop.retr_many([n for n, _ in new], sizes, spill)
+        parsed = parsed_in_order(retr, parallel=len(new) >= PARALLEL_MIN and can_spawn())
         try:
-            for n, raw, msg in parsed:
-                batch.append(Fetched(n, uid_of[n], msg, raw))
-                size += len(raw)
-                if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
-                    deletable += self._commit(batch)
-                    batch, size = [], 0
-                if self.stop.is_set():
-                    break
-        except MailroomError:
-            # The connection broke mid-RETR: keep the complete messages already read; the
-            # partial one was never yielded and comes again next run. No DELE can reach
-            # the server now, so nothing is deletable in this session.
+            try:
+                for n, raw, msg in parsed:
+                    if isinstance(msg, ParseFailed):
+                        self._parse_failed(uid_of[n], raw, msg)
+                        continue
+                    batch.append(Fetched(n, uid_of[n], msg, raw))
+                    size += len(raw) if isinstance(raw, bytes) else 0
+                    if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+                        deletable += self._commit(batch)
+                        batch, size = [], 0
+                    if self.stop.is_set():
+                        break
+            except MailroomError:
+                # The connection broke mid-RETR (or a message was rejected): keep the
+                # complete messages already read; a partial one was never yielded and comes
+                # again next session. No DELE can reach the server now, so nothing is
+                # deletable in this session.
+                if batch:
+                    self._commit(batch)
+                raise
+            except OSError as exc:      # a spool file could not be written
+                raise _storage_error(self.raw, exc) from None
+            finally:
+                parsed.close()
+                retr.close()
             if batch:
-                self._commit(batch)
-            raise
+                deletable += self._commit(batch)
         finally:
-            parsed.close()
-            retr.close()
-        if batch:
-            deletable += self._commit(batch)
+            for path in spools:             # those not adopted into the raw store
+                path.unlink(missing_ok=True)
         return deletable
 
     def _fetch_large(self, pop: Pop3Client, n: int, uid: str) -> list[int]:
@@ -390,11 +380,28 @@ class MailboxRun:
                     size, sha256 = pop.retr_to(n, fh)
             except OSError as exc:
                 raise _storage_error(self.raw, exc) from None
-            msg = stream.parse_file(spool, sha256, size)
-            self._keep_raw(msg.raw_sha256, spool)
+            _path, msg = parse_one(Spooled(spool, size, sha256))
+            if isinstance(msg, ParseFailed):
+                self._parse_failed(uid, spool, msg)
+                return []
+            return self._commit([Fetched(n, uid, msg, spool)])
         finally:
             spool.unlink(missing_ok=True)
-        return self._commit([Fetched(n, uid, msg, None)])
+
+    # --- the store --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        """One write transaction, in turn with other runs; a store that cannot write
+        (disk full, locked) is a StorageError, any other failure is raised as it is."""
+        with _STORE_WRITES:
+            try:
+                with self.ctx.engine.begin() as conn:
+                    yield conn
+            except Exception as exc:
+                kind = failures.storage_failure(exc)
+                if kind:
+                    raise StorageError(failures.describe(kind, exc)) from None
+                raise
 
     def _commit(self, batch: list[Fetched]) -> list[int]:
         """Import a batch in one transaction: the message numbers now safe to DELE.
@@ -403,20 +410,32 @@ class MailboxRun:
         store rejects is quarantined and the rest still import. A storage failure (disk
         full, database locked) is not the message's fault: it stops the run instead.
         """
-        for item in batch:
-            if item.raw is not None:
-                self._keep_raw(item.msg.raw_sha256, item.raw)
-        try:
-            with self.ctx.engine.begin() as conn:
-                outcomes = [self.importer.import_message(conn, item.uid, item.msg) for item in batch]
-        except sa.exc.OperationalError as exc:
-            raise StorageError(f"Mailroom could not write to its database ({exc.orig}). Free disk "
-                               "space or close other programs using it; nothing was lost.") from None
-        except Exception as exc:  # noqa: BLE001 - one bad message must not block the mailbox
-            if len(batch) > 1:
-                return [n for item in batch for n in self._commit([item])]
-            self._quarantine(batch[0].uid, batch[0].msg, f"{type(exc).__name__}: {exc}")
-            return []
+        importer = self.importer      # outside the try: a failure here is no message's fault
+        with _STORE_WRITES:
+            for item in batch:
+                if item.raw is not None:
+                    self._keep_raw(item.msg.raw_sha256, item.raw)
+            try:
+                return self._write(importer, batch)
+            except StorageError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad message must not block the mailbox
+                if len(batch) == 1:
+                    self._hold(batch[0].uid, None, sha256=batch[0].msg.raw_sha256, reason=failures.reason(exc))
+                    return []
+            deletable = []
+            for item in batch:
+                try:
+                    deletable += self._write(importer, [item])
+                except StorageError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - as above, for this message alone
+                    self._hold(item.uid, None, sha256=item.msg.raw_sha256, reason=failures.reason(exc))
+            return deletable
+
+    def _write(self, importer, batch: list[Fetched]) -> list[int]:
+        with self._writing() as conn:
+            outcomes = [importer.import_message(conn, item.uid, item.msg) for item in batch]
         for outcome in outcomes:
             if outcome.state == "duplicate":
                 self.report.duplicates += 1
@@ -435,8 +454,26 @@ class MailboxRun:
         except OSError as exc:
             raise _storage_error(self.raw, exc) from None
 
-    def _quarantine(self, uid: str, msg: ParsedMessage, reason: str) -> None:
-        with self.ctx.engine.begin() as conn:
-            records.quarantine(conn, self.box["id"], uid, msg.raw_sha256, reason, self.clock())
-        self.report.quarantined += 1
-        log.warning("mailbox %s: message %s quarantined: %s", self.box["description"], uid, reason)
+    def _parse_failed(self, uid: str, raw: bytes | Path, failed: ParseFailed) -> None:
+        with _STORE_WRITES:
+            self._keep_raw(failed.raw_sha256, raw)
+            self._hold(uid, None, sha256=failed.raw_sha256, reason=failed.reason)
+
+    def _hold(self, uid: str, headers: bytes | None, *, reason: str, too_large: bool = False,
+              sha256: str | None = None) -> None:
+        """Hold a message back: quarantined (kept whole, `sha256`), or too large (left on the
+        server, only its `headers` kept). Seen either way: not fetched again."""
+        if headers is not None:
+            sha256 = hashlib.sha256(headers).hexdigest()
+        state = "too_large" if too_large else "quarantined"
+        with _STORE_WRITES:
+            if headers is not None:
+                self._keep_raw(sha256, headers)
+            with self._writing() as conn:
+                records.quarantine(conn, self.box["id"], uid, sha256, reason, self.clock(), state)
+        if too_large:
+            self.report.too_large += 1
+        else:
+            self.report.quarantined += 1
+        log.warning("mailbox %s: message %s %s: %s", self.box["description"], uid,
+                    "too large" if too_large else "quarantined", reason)

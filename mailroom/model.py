@@ -112,6 +112,7 @@ class RunCounts:
     duplicates: int = 0
     skipped_before_cutoff: int = 0
     quarantined: int = 0
+    too_large: int = 0
     deleted: int = 0
 
 

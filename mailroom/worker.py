@@ -1,10 +1,11 @@
 """The worker thread: runs each enabled mailbox on its schedule.
 
-It owns no socket itself: each run is a `MailboxRun`. It adds the schedule
+It owns no socket itself: each run is a `MailboxRun`, on a thread of its own, so
+one slow mailbox never holds up the others or the outbox. It adds the schedule
 (`poll_minutes`), check-now, pause/resume, exponential back-off after a failure, a
-lock per mailbox that also holds between two processes sharing one data folder,
-and a graceful stop between messages. Other threads talk to it only through its
-methods and the `Status` it publishes.
+lock per mailbox (one run per mailbox at a time, also between two processes sharing
+one data folder), and a graceful stop between messages. Other threads talk to it
+only through its methods and the `Status` it publishes.
 """
 
 from __future__ import annotations
@@ -94,6 +95,16 @@ def run_locked(ctx: Context, mailbox: dict, *, stop: threading.Event | None = No
 
 
 class Worker(threading.Thread):
+    """The scheduler: starts each due mailbox's run on a thread of its own.
+
+    A run holds its mailbox (at most one run per mailbox at a time, also across
+    processes: `run_locked`), never the others: a server that trickles, or a large
+    import, delays only its own mailbox. After each run the outbox is drained on a
+    thread of its own too (`after_runs`, one drain at a time), so auto-replies never
+    wait for another mailbox's run. The threads talk to the scheduler only under
+    `_lock` and through `_wake`.
+    """
+
     def __init__(self, ctx: Context, *, status: Status | None = None,
                  clock: Callable[[], dt.datetime] = utcnow,
                  after_runs: Callable[[], None] | None = None):
@@ -104,22 +115,29 @@ class Worker(threading.Thread):
         self.after_runs = after_runs
         self._stopping = threading.Event()
         self._wake = threading.Event()
+        self._lock = threading.Lock()
         self._due_now: set[str] = set()
         self._due: dict[int, dt.datetime] = {}
         self._failures: dict[int, int] = {}
+        self._runs: dict[int, threading.Thread] = {}
+        self._drain: threading.Thread | None = None
+        self._drain_again = False
         self._ended: dict[int, dt.datetime] = {}       # when each mailbox's last run ended
         self._reload = False
 
     # --- called from other threads ---------------------------------------------------
     def check_now(self, description: str | None = None) -> None:
-        """Run one mailbox (or all) as soon as the current run ends, even when paused."""
-        self._due_now.add(description or "*")
+        """Run one mailbox (or all) now, even when paused; one that is running now runs
+        again as soon as its current run ends."""
+        with self._lock:
+            self._due_now.add(description or "*")
         self._wake.set()
 
     def reload(self) -> None:
         """The settings changed: reschedule from each mailbox's (new) poll interval; a run in
         progress is not interrupted, and each run reads its mailbox's settings afresh."""
-        self._reload = True
+        with self._lock:
+            self._reload = True
         self._wake.set()
 
     def pause(self) -> None:
@@ -130,7 +148,12 @@ class Worker(threading.Thread):
         self._wake.set()
 
     def stop(self, timeout: float | None = 30.0) -> None:
-        """Stop between messages, after the POP3 session QUITs."""
+        """Stop: every run ends between messages, after its POP3 session QUITs.
+
+        Waits at most `timeout` seconds; a run stuck on a server that does not answer
+        ends at its command's deadline (its thread is a daemon: it never holds the
+        process open).
+        """
         self._stopping.set()
         self._wake.set()
         if self.is_alive():
@@ -138,68 +161,127 @@ class Worker(threading.Thread):
 
     # --- the loop -------------------------------------------------------------------
     def run(self) -> None:
-        while not self._stopping.is_set():
-            # Clear before the round: a wake-up (stop, check-now) during it is not lost.
-            self._wake.clear()
-            try:
-                self._round()
-            except Exception:  # noqa: BLE001 - the worker must outlive one bad round; it is logged
-                log.exception("worker round failed")
-            self._wake.wait(self._seconds_to_next())
+        try:
+            while not self._stopping.is_set():
+                # Clear before the round: a wake-up (stop, check-now, a run's end) during it is not lost.
+                self._wake.clear()
+                try:
+                    self._round()
+                except Exception:  # noqa: BLE001 - the worker must outlive one bad round; it is logged
+                    log.exception("worker round failed")
+                self._wake.wait(self._seconds_to_next())
+        finally:
+            with self._lock:
+                threads = [*self._runs.values(), *([self._drain] if self._drain else [])]
+            for thread in threads:
+                thread.join()
 
     def _round(self) -> None:
         now = self.clock()
-        forced, self._due_now = self._due_now, set()
-        ran = False
+        with self._lock:
+            forced, self._due_now = self._due_now, set()
+            reload, self._reload = self._reload, False
+        later: set[str] = set()
         boxes = enabled_mailboxes(self.ctx)
-        if self._reload:
-            self._reload = False
+        if reload:
             self._reschedule(boxes)
         for box in boxes:
             if self._stopping.is_set():
                 return
-            wanted = "*" in forced or box["description"] in forced
-            due = self._due.get(box["id"], now) <= now
+            name = box["description"]
+            wanted = "*" in forced or name in forced
+            with self._lock:
+                running = box["id"] in self._runs
+                due = self._due.get(box["id"], now) <= now
+            if running:
+                if wanted:
+                    later.add(name)          # asked for during its run: once more when it ends
+                continue
             if not wanted and (self.status.paused or not due):
                 continue
-            self._run_one(box)
-            ran = True
-        if ran and self.after_runs and not self._stopping.is_set():
-            self.after_runs()
+            self._start(box)
+        if later:
+            with self._lock:
+                self._due_now |= later
+
+    def _start(self, box: dict) -> None:
+        thread = threading.Thread(target=self._run_one, args=(box,), name=f"mailroom-run-{box['id']}", daemon=True)
+        with self._lock:
+            self._runs[box["id"]] = thread
+        self.status.update(box["description"], state="running")
+        thread.start()
 
     def _reschedule(self, boxes: list[dict]) -> None:
         enabled = {box["id"] for box in boxes}
-        for mailbox_id in [i for i in self._due if i not in enabled]:
-            del self._due[mailbox_id]               # disabled or removed: no longer wakes the loop
-        for box in boxes:
-            ended = self._ended.get(box["id"])
-            if ended is None:
-                continue
-            poll = dt.timedelta(minutes=box["poll_minutes"])
-            self._due[box["id"]] = due = ended + backoff(poll, self._failures.get(box["id"], 0))
-            self.status.update(box["description"], next_run_at=due)
+        changed = []
+        with self._lock:
+            for mailbox_id in [i for i in self._due if i not in enabled]:
+                del self._due[mailbox_id]               # disabled or removed: no longer wakes the loop
+            for box in boxes:
+                ended = self._ended.get(box["id"])
+                if ended is None or box["id"] in self._runs:
+                    continue
+                poll = dt.timedelta(minutes=box["poll_minutes"])
+                self._due[box["id"]] = due = ended + backoff(poll, self._failures.get(box["id"], 0))
+                changed.append((box["description"], due))
+        for name, due in changed:
+            self.status.update(name, next_run_at=due)
 
     def _run_one(self, box: dict) -> None:
+        """One run, on its own thread; then its schedule, its status, and the outbox."""
         name, poll = box["description"], dt.timedelta(minutes=box["poll_minutes"])
-        self.status.update(name, state="running")
         try:
-            report = run_locked(self.ctx, box, stop=self._stopping, clock=self.clock)
-        except MailboxBusy:
-            self._due[box["id"]] = self.clock() + dt.timedelta(minutes=1)
-            self.status.update(name, state="busy", next_run_at=self._due[box["id"]])
+            try:
+                report = run_locked(self.ctx, box, stop=self._stopping, clock=self.clock)
+            except MailboxBusy:
+                with self._lock:
+                    self._due[box["id"]] = next_run = self.clock() + dt.timedelta(minutes=1)
+                self.status.update(name, state="busy", next_run_at=next_run)
+                return
+            except Exception as exc:  # noqa: BLE001 - a bug must back off like any failure, not spin
+                log.exception("mailbox %s: run failed", name)
+                report = RunReport(mailbox=name, error=f"Internal error: {type(exc).__name__}",
+                                   error_kind="internal")
+            with self._lock:
+                failures = self._failures.get(box["id"], 0) + 1 if report.error else 0
+                self._failures[box["id"]] = failures
+                self._ended[box["id"]] = self.clock()
+                self._due[box["id"]] = next_run = self.clock() + backoff(poll, failures)
+            self.status.update(name, state="error" if report.error else "waiting", last_run_at=self.clock(),
+                               next_run_at=next_run, failures=failures, last_report=report)
+            self._request_drain()
+        finally:
+            with self._lock:
+                self._runs.pop(box["id"], None)
+            self._wake.set()
+
+    def _request_drain(self) -> None:
+        """Drain the outbox after a run, on the drain thread; again after it if one is on."""
+        if self.after_runs is None or self._stopping.is_set():
             return
-        except Exception as exc:  # noqa: BLE001 - a bug must back off like any failure, not spin
-            log.exception("mailbox %s: run failed", name)
-            report = RunReport(mailbox=name, error=f"Internal error: {type(exc).__name__}", error_kind="internal")
-        failures = self._failures.get(box["id"], 0) + 1 if report.error else 0
-        self._failures[box["id"]] = failures
-        self._ended[box["id"]] = self.clock()
-        self._due[box["id"]] = next_run = self.clock() + backoff(poll, failures)
-        self.status.update(name, state="error" if report.error else "waiting", last_run_at=self.clock(),
-                           next_run_at=next_run, failures=failures, last_report=report)
+        with self._lock:
+            if self._drain is not None:
+                self._drain_again = True
+                return
+            self._drain = threading.Thread(target=self._drain_loop, name="mailroom-outbox", daemon=True)
+            self._drain.start()
+
+    def _drain_loop(self) -> None:
+        while True:
+            try:
+                self.after_runs()
+            except Exception:  # noqa: BLE001 - the next run drains again; it is logged
+                log.exception("sending auto-replies failed")
+            with self._lock:
+                if not self._drain_again or self._stopping.is_set():
+                    self._drain = None
+                    return
+                self._drain_again = False
 
     def _seconds_to_next(self) -> float:
-        if not self._due:
+        with self._lock:
+            waiting = [due for box_id, due in self._due.items() if box_id not in self._runs]
+        if not waiting:
             return 1.0
-        wait = (min(self._due.values()) - self.clock()).total_seconds()
+        wait = (min(waiting) - self.clock()).total_seconds()
         return min(max(wait, 0.05), 60.0)

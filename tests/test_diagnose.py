@@ -1,12 +1,16 @@
-"""The words for each connection failure: one sentence, the kind, the field to fix."""
+"""The words for each connection failure: one sentence, the kind, the field to fix, and a
+server's own words escaped (never a forged log line or a console escape sequence)."""
 
 from __future__ import annotations
 
+import io
+import logging
 import socket
 import ssl
 
 import pytest
 
+from mailroom.logs import RedactingFilter, printable
 from mailroom.mail import diagnose
 from mailroom.mail.tls import CertificateFacts
 from mailroom.model import Endpoint
@@ -59,3 +63,51 @@ def test_gmail_pop_login_failure_mentions_enabling_pop_but_smtp_does_not():
 
 def test_domain_logins_use_a_backslash():
     assert Endpoint("pop3", "mail.corp.example", 995, "ssl", username="ann", domain="CORP").login == "CORP\\ann"
+
+
+@pytest.mark.parametrize("text,shown", [
+    ("plain words", "plain words"),
+    ("café ✓ naïve", "café ✓ naïve"),
+    ("one\ntwo", "one\\ntwo"),
+    ("one\r\ntwo", "one\\r\\ntwo"),
+    ("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),
+    ("nul\x00 del\x7f", "nul\\x00 del\\x7f"),
+    ("csi\x9b2J", "csi\\x9b2J"),
+    ("tab\there", "tab\\there"),
+    ("line\u2028separator", "line\\u2028separator"),
+])
+def test_printable_escapes_every_control_character(text, shown):
+    assert printable(text) == shown
+
+
+HOSTILE = "no\nJan  1 00:00:00 INFO mailroom: forged\x1b[2J\x1b[31m"
+
+
+@pytest.mark.parametrize("error", [
+    diagnose.auth_error(POP, HOSTILE),
+    diagnose.auth_error(GMAIL_SMTP, HOSTILE),
+    diagnose.tls_error(Endpoint("pop3", "h.example", 110, "starttls"), ssl.SSLError(1, HOSTILE)),
+    diagnose.tls_error(POP, cert_error(HOSTILE)),
+    diagnose.duplicate_uidl(POP, "uid\n\x1b[31m", 2),
+], ids=["auth", "gmail smtp auth", "tls", "certificate", "uidl"])
+def test_a_server_text_is_quoted_escaped_in_every_error(error):
+    assert "\n" not in error.message and "\x1b" not in error.message and "\\x1b" in error.message
+
+
+def test_the_log_filter_writes_each_record_as_one_escaped_line():
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("mailroom.test_diagnose")
+    logger.addHandler(handler)
+    try:
+        logger.warning("server said %s", HOSTILE)
+        try:
+            raise ValueError("inside\x1b[2J")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    first, *traceback = out.getvalue().splitlines()
+    assert first == "server said no\\nJan  1 00:00:00 INFO mailroom: forged\\x1b[2J\\x1b[31m"
+    assert "\x1b" not in out.getvalue() and traceback[-1] == "ValueError: inside\\x1b[2J"

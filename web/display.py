@@ -42,7 +42,8 @@ def counts_text(counts: RunCounts | None) -> str:
         return ""
     parts = [f"{counts.imported} imported"]
     for number, word in ((counts.duplicates, "duplicate"), (counts.skipped_before_cutoff, "skipped (too old)"),
-                         (counts.quarantined, "quarantined"), (counts.deleted, "deleted from the server")):
+                         (counts.quarantined, "quarantined"), (counts.too_large, "too large (left on the server)"),
+                         (counts.deleted, "deleted from the server")):
         if number:
             parts.append(f"{number} {word}" + ("s" if word == "duplicate" and number != 1 else ""))
     return ", ".join(parts)

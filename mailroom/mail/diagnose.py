@@ -4,7 +4,8 @@ Pure: takes the exception, the stage it happened at and the endpoint, returns a
 MailroomError with `kind` (dns, connect, timeout, tls, certificate, starttls, auth,
 uidl) and `field` (host, port, security, username, password, ca_file). The shell in
 `connect.py` gathers the facts (stage, a peeked certificate, a TLS probe); this
-module only decides the words, so every case is table-tested.
+module only decides the words, so every case is table-tested. Whatever a server said
+is quoted through `printable`: its control characters never reach a message.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import socket
 import ssl
 
 from mailroom.errors import ConnectError, CredentialError, MailroomError, ProtocolError
+from mailroom.logs import printable
 from mailroom.mail.tls import CertificateFacts
 from mailroom.model import Endpoint
 
@@ -49,9 +51,14 @@ def timeout_error(ep: Endpoint, *, speaks_tls: bool = False) -> MailroomError:
                         kind="timeout", field="port")
 
 
+def too_slow(ep: Endpoint, seconds: float) -> MailroomError:
+    return ConnectError(f"{_where(ep)} answers too slowly: one command took more than {seconds:.0f} seconds "
+                        "and was stopped. Mailroom will try again.", kind="timeout", field=None)
+
+
 def tls_error(ep: Endpoint, exc: Exception, cert: CertificateFacts | None = None) -> MailroomError:
     if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = (exc.verify_message or "not trusted").rstrip(".")
+        reason = printable(exc.verify_message or "not trusted").rstrip(".")
         if "hostname mismatch" in reason.lower() or "ip address mismatch" in reason.lower():
             issued = f' (it was issued for "{cert.subject}")' if cert else ""
             return ConnectError(f'The certificate of {ep.host} does not match that name{issued}. '
@@ -64,7 +71,7 @@ def tls_error(ep: Endpoint, exc: Exception, cert: CertificateFacts | None = None
         return ConnectError(f"{_where(ep)} does not speak SSL: the security setting is \"ssl\" but "
                             f"the server answered in plain text. Choose STARTTLS, or use the SSL port "
                             f"({_usual_port(ep)}).", kind="tls", field="security")
-    return ConnectError(f"The secure connection to {_where(ep)} failed ({exc}). Check the security "
+    return ConnectError(f"The secure connection to {_where(ep)} failed ({printable(str(exc))}). Check the security "
                         "setting and the port.", kind="tls", field="security")
 
 
@@ -76,7 +83,7 @@ def starttls_missing(ep: Endpoint) -> MailroomError:
 
 
 def auth_error(ep: Endpoint, server_reply: str) -> MailroomError:
-    reply = f' The server said: "{server_reply.strip()}".' if server_reply.strip() else ""
+    reply = f' The server said: "{printable(server_reply.strip())}".' if server_reply.strip() else ""
     if ep.is_gmail:
         extra = ("Gmail needs an app password, not your normal password: turn on 2-Step "
                  "Verification, then create one at myaccount.google.com/apppasswords.")
@@ -93,6 +100,20 @@ def uidl_missing(ep: Endpoint) -> MailroomError:
     return ProtocolError(f"{ep.host} does not support the POP3 UIDL command, which Mailroom needs to "
                          "remember which messages it has already imported. Use a server that "
                          "supports it.", kind="uidl", field="host")
+
+
+def duplicate_uidl(ep: Endpoint, uid: str, count: int) -> MailroomError:
+    # RFC 1939 section 7: the unique-id of a message is unique within the maildrop.
+    return ProtocolError(f'{ep.host} lists {count} different messages under one unique id '
+                         f'("{printable(uid[:80])}") in its UIDL listing, which RFC 1939 forbids. Mailroom '
+                         "tells messages apart by that id, so it imported and deleted nothing from this "
+                         "mailbox; all mail stays on the server. Ask the provider to repair the mailbox.",
+                         kind="uidl", field="host")
+
+
+def server_answered(ep: Endpoint, reply: str) -> str:
+    """`host answered: <reply>` for an error message, the reply made printable."""
+    return f"{ep.host} answered: {printable(reply)}"
 
 
 def connection_lost(ep: Endpoint, exc: Exception) -> MailroomError:

@@ -5,29 +5,60 @@ Not poplib: poplib reads a message line by line into a list (several copies of a
 in large chunks, finds the terminating CRLF.CRLF and un-stuffs dots in one pass, and
 keeps several RETR commands in flight when the server offers PIPELINING.
 
+A server is a stranger, so everything it sends is bounded: each reply has a
+wall-clock deadline (`deadline.budget`), a listing (CAPA, UIDL, LIST) a size and a
+line length, and a message the mailbox's largest size and a line length. A message
+reply that grows beyond what LIST announced is streamed to the caller's spool file
+instead of memory. A message that breaks a bound fails alone (`MessageRejected`);
+the session, whose wire still holds the rest of that reply, is closed.
+
 Every socket, TLS and protocol failure leaves here as a MailroomError (via
 `diagnose`), never as a library exception. Protocol debug output does not exist
-here: nothing logs commands, so PASS never reaches a log (SECURITY.md #14).
+here: nothing logs commands, so PASS never reaches a log (SECURITY.md #14). A
+command argument with CR, LF or NUL is refused before it is sent.
+
+(Longer than most modules: one session's state — socket, buffer, deadline — is
+shared by every reader and command here, and the bounds belong next to the reads.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import socket
 import ssl
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
-from mailroom.errors import MailroomError, ProtocolError
+from mailroom.errors import ConfigError, MailroomError, ProtocolError
 from mailroom.mail import diagnose
+from mailroom.mail.deadline import MIN_RATE
 from mailroom.mail.tls import client_context, peek_certificate, port_speaks_tls
 from mailroom.model import Endpoint
 
 _CHUNK = 1 << 18
 _END = b"\r\n.\r\n"
-MAX_LINE = 8192          # a status line longer than this is not POP3
+MAX_LINE = 8192                 # a status or listing line longer than this is not POP3
+MAX_LISTING = 64 << 20          # a CAPA/UIDL/LIST reply larger than this is not a real mailbox
+MAX_MESSAGE_LINE = 1 << 20      # RFC 5322 §2.1.1 allows 998 characters; far beyond is hostile
+MAX_MESSAGE = 50 << 20          # the default largest message (the mailbox's max_message_mb)
+HEAD = 256 << 10                # bytes of a rejected message kept, for its headers
+_SLACK = 64 << 10
+_FORBIDDEN = ("\r", "\n", "\0")  # in a command argument they would end the command early
+
+
+def memory_limit(announced: int) -> int:
+    """Bytes of a RETR reply read into memory when LIST announced `announced`.
+
+    LIST sizes may count LF line ends (RFC 1939 §5 allows an estimate), so twice the
+    announced size plus some slack; beyond that the reply goes to a spool file.
+    """
+    return 2 * announced + _SLACK
 
 
 class Pop3Error(ProtocolError):
@@ -38,21 +69,69 @@ class Pop3Error(ProtocolError):
         self.reply = reply
 
 
-class Pop3Client:
-    """One POP3 session. Use `Pop3Client.open(endpoint, password)` or as a context manager."""
+class MessageRejected(ProtocolError):
+    """One message breaks a bound: larger than allowed (`too_large`) or a line too long.
 
-    def __init__(self, endpoint: Endpoint):
+    The message fails, not the run. `head` is its beginning as received (dot-unstuffed,
+    at most HEAD bytes), for its headers. The session has been closed: the rest of the
+    reply was still on the wire.
+    """
+
+    kind = "message"
+
+    def __init__(self, message: str, *, number: int, too_large: bool, head: bytes):
+        super().__init__(message)
+        self.number = number
+        self.too_large = too_large
+        self.head = head
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """A message reply too large for memory, written to the file a `spill` call gave."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+class _Overflow(Exception):
+    """A multi-line reply outgrew its limit (`line` False) or a line outgrew its own."""
+
+    def __init__(self, line: bool):
+        self.line = line
+
+
+def _unstuff(data: bytes) -> bytes:
+    if data.startswith(b".."):
+        data = data[1:]
+    return data.replace(b"\r\n..", b"\r\n.") if b"\r\n.." in data else data
+
+
+class Pop3Client:
+    """One POP3 session. Use `Pop3Client.open(endpoint, password)` or as a context manager.
+
+    `max_message` is the largest message (in bytes) RETR or TOP may bring.
+    """
+
+    def __init__(self, endpoint: Endpoint, *, max_message: int = MAX_MESSAGE):
         self.ep = endpoint
+        self.max_message = max_message
         self._sock: socket.socket | None = None
+        self._sock_timeout: float | None = None
         self._buf = bytearray()
         self._recv = bytearray(_CHUNK)
+        self._deadline = math.inf
+        self._budget_start = 0.0
+        self._capped = False          # the last read waited only until the reply's deadline
+        self._reply_bytes = 0         # received since the current reply began
         self.capabilities: dict[str, str] = {}
         self.greeting = ""
 
     # --- connection -----------------------------------------------------------------
     @classmethod
-    def open(cls, endpoint: Endpoint, password: str) -> "Pop3Client":
-        client = cls(endpoint)
+    def open(cls, endpoint: Endpoint, password: str, **kwargs) -> "Pop3Client":
+        client = cls(endpoint, **kwargs)
         try:
             client.connect()
             client.login(password)
@@ -78,6 +157,8 @@ class Pop3Client:
         ep = self.ep
         ctx = client_context(ep.ca_file)
         try:
+            # The handshake as a whole is bounded by the socket timeout (ssl keeps one
+            # deadline across its reads), so a trickling handshake cannot stall either.
             return ctx.wrap_socket(sock, server_hostname=ep.host)
         except ssl.SSLCertVerificationError as exc:
             sock.close()
@@ -93,7 +174,7 @@ class Pop3Client:
     def _raw_connect_for_peek(self) -> socket.socket:
         sock = self._raw_connect()
         if self.ep.security == "starttls":
-            self._sock = sock
+            self._sock, self._sock_timeout = sock, None
             self._buf.clear()
             self._status()
             self._send(b"STLS")
@@ -107,7 +188,7 @@ class Pop3Client:
         sock = self._raw_connect()
         if ep.security == "ssl":
             sock = self._wrap(sock)
-        self._sock = sock
+        self._sock, self._sock_timeout = sock, None
         try:
             self.greeting = self._status()
         except MailroomError as exc:
@@ -119,16 +200,20 @@ class Pop3Client:
             if "STLS" not in self.capabilities:
                 raise diagnose.starttls_missing(ep)
             self._command(b"STLS")
-            self._sock = self._wrap(self._sock)
+            self._sock, self._sock_timeout = self._wrap(self._sock), None
             self._buf.clear()
         self.capabilities = self.capa()
 
     def login(self, password: str) -> None:
+        ep = self.ep
+        user = _argument(ep.domain, "domain", "the Windows domain") + b"\\" if ep.domain else b""
+        user += _argument(ep.username, "username", "the user name")
+        secret = _argument(password, "password", "the password")
         try:
-            self._command(b"USER " + self.ep.login.encode())
-            self._command(b"PASS " + password.encode())
+            self._command(b"USER " + user)
+            self._command(b"PASS " + secret)
         except Pop3Error as exc:
-            raise diagnose.auth_error(self.ep, exc.reply) from None
+            raise diagnose.auth_error(ep, exc.reply) from None
 
     def close(self) -> None:
         if self._sock is not None:
@@ -158,20 +243,43 @@ class Pop3Client:
 
     def _lost(self, exc: BaseException) -> MailroomError:
         if isinstance(exc, (TimeoutError, socket.timeout)):
-            return diagnose.timeout_error(self.ep)
+            return self._too_slow() if self._capped else diagnose.timeout_error(self.ep)
         return diagnose.connection_lost(self.ep, exc)
 
+    def _too_slow(self) -> MailroomError:
+        if not self._reply_bytes:        # not slow: silent, which the plain timeout describes
+            return diagnose.timeout_error(self.ep)
+        return diagnose.too_slow(self.ep, self._deadline - self._budget_start)
+
+    def _start_reply(self) -> None:
+        """A new reply's budget: `timeout` seconds, plus 1 s per MIN_RATE bytes it brings."""
+        self._budget_start = time.monotonic()
+        self._deadline = self._budget_start + self.ep.timeout
+        self._reply_bytes = 0
+
     def _fill(self) -> None:
-        if self._sock is None:
+        sock = self._sock
+        if sock is None:
             raise diagnose.connection_lost(self.ep, ConnectionResetError("not connected"))
+        # Each read waits at most `timeout`, and never past the reply's deadline.
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._too_slow()
+        self._capped = remaining < self.ep.timeout
+        wait = remaining if self._capped else self.ep.timeout
+        if wait != self._sock_timeout:
+            sock.settimeout(wait)
+            self._sock_timeout = wait
         try:
             # One receive buffer for the session: a fresh bytes object per read would
             # leave the allocator fragmented after a large message.
-            count = self._sock.recv_into(self._recv)
+            count = sock.recv_into(self._recv)
         except (OSError, ssl.SSLError) as exc:
             raise self._lost(exc) from None
         if not count:
             raise diagnose.connection_lost(self.ep, ConnectionResetError("closed by server"))
+        self._deadline += count / MIN_RATE
+        self._reply_bytes += count
         with memoryview(self._recv) as view:
             self._buf += view[:count]
 
@@ -190,12 +298,13 @@ class Pop3Client:
             self._fill()
 
     def _status(self) -> str:
+        self._start_reply()
         line = self._line()
         text = line.decode("utf-8", "replace")
         if line.startswith(b"+OK"):
             return text[3:].strip()
         if line.startswith(b"-ERR"):
-            raise Pop3Error(f"{self.ep.host} answered: {text}", text[4:].strip())
+            raise Pop3Error(diagnose.server_answered(self.ep, text), text[4:].strip())
         raise ProtocolError(f"{self.ep.host} port {self.ep.port} did not answer like a POP3 server "
                             f"(it said {text[:60]!r}). Check the port.", kind="connect", field="port")
 
@@ -203,33 +312,129 @@ class Pop3Client:
         self._send(line)
         return self._status()
 
-    def _body(self) -> bytes:
-        """The rest of a multi-line reply, dot-unstuffed (RFC 1939 §3)."""
-        while len(self._buf) < 3:
-            self._fill()
-        if self._buf[:3] == b".\r\n":
-            del self._buf[:3]
-            return b""
-        start = 0
-        while (end := self._buf.find(_END, start)) < 0:
-            start = max(0, len(self._buf) - 4)
-            self._fill()
-        with memoryview(self._buf) as view:
-            data = bytes(view[:end + 2])
-        del self._buf[:end + 5]
-        if data.startswith(b".."):
-            data = data[1:]
-        return data.replace(b"\r\n..", b"\r\n.") if b"\r\n.." in data else data
+    def _body(self, limit: int = MAX_LISTING, max_line: int = MAX_LINE) -> bytes:
+        """The rest of a multi-line reply, dot-unstuffed (RFC 1939 §3).
 
-    def _multi(self, line: bytes) -> bytes:
-        self._command(line)
-        return self._body()
+        _Overflow when the reply grows past `limit` bytes, or one line past `max_line`,
+        before its end arrived; the buffer then still starts at the reply's body.
+        """
+        buf = self._buf
+        while len(buf) < 3:
+            self._fill()
+        if buf[:3] == b".\r\n":
+            del buf[:3]
+            return b""
+        start = line_start = 0
+        while (end := buf.find(_END, start)) < 0:
+            # Nothing here belongs to a later reply yet: all of `buf` is this one's.
+            last = buf.rfind(b"\r\n", max(0, start - 1))
+            if last >= 0:
+                line_start = last + 2
+            if len(buf) - line_start > max_line:
+                raise _Overflow(line=True)
+            if len(buf) > limit:
+                raise _Overflow(line=False)
+            start = max(0, len(buf) - 4)
+            self._fill()
+        with memoryview(buf) as view:
+            data = bytes(view[:end + 2])
+        del buf[:end + 5]
+        return _unstuff(data)
+
+    def _listing(self, command: bytes) -> bytes:
+        """A listing's body (CAPA, UIDL, LIST): every line short, the whole bounded."""
+        self._command(command)
+        try:
+            return self._body(MAX_LISTING, MAX_LINE)
+        except _Overflow as over:
+            self.close()
+            what = f"a line longer than {MAX_LINE} bytes" if over.line else f"more than {MAX_LISTING >> 20} MB"
+            raise ProtocolError(f"{self.ep.host} sent {what} in answer to {command.decode()}, which is not a "
+                                "POP3 listing. Mailroom stopped reading; check the server.",
+                                kind="protocol", field="host") from None
+
+    def _reject(self, number: int, head: bytes, *, too_large: bool, why: str) -> MessageRejected:
+        self.close()
+        return MessageRejected(f"Message {number} on {self.ep.host} {why}.", number=number,
+                               too_large=too_large, head=head)
+
+    def _too_large_why(self) -> str:
+        return f"is larger than the {self.max_message / (1 << 20):g} MB allowed (max_message_mb)"
+
+    def _message_body(self, number: int, limit: int, spill: Callable[[int], BinaryIO] | None):
+        """One message reply's body: bytes, or Spooled when it outgrew `limit` and `spill` is given."""
+        try:
+            return self._body(min(limit, self.max_message), MAX_MESSAGE_LINE)
+        except _Overflow as over:
+            if over.line:
+                raise self._reject(number, _unstuff(bytes(self._buf[:HEAD])), too_large=False,
+                                   why=f"has a line longer than {MAX_MESSAGE_LINE >> 20} MB (RFC 5322 allows "
+                                       "998 characters)") from None
+            if spill is None or len(self._buf) > self.max_message:
+                raise self._reject(number, _unstuff(bytes(self._buf[:HEAD])), too_large=True,
+                                   why=self._too_large_why()) from None
+        with spill(number) as sink:
+            size, sha256 = self._stream_body(sink, number)
+            path = Path(sink.name)
+        return Spooled(path, size, sha256)
+
+    def _stream_body(self, sink: BinaryIO | None, number: int) -> tuple[int, str]:
+        """The rest of a message reply into `sink` (None: read and drop), dot-unstuffed on the
+        way: (size, sha256). Bounded like any message reply (MessageRejected).
+
+        Memory stays at about one read buffer whatever the message size: text is
+        written straight from the receive buffer up to the last CRLF seen, so a stuffed
+        dot (CRLF "..") or the terminator (CRLF "." CRLF) split across two reads is
+        still recognised, and nothing is copied unless a line was stuffed.
+        """
+        digest, size = hashlib.sha256(), 0
+        head = bytearray()
+        buf = self._buf
+        buf[:0] = b"\r\n"            # a virtual line end: the first line may be stuffed too
+        skip = 2
+        consumed = line_start = 0    # wire positions (counted from the virtual line end)
+        while True:
+            end = buf.find(_END)
+            if end >= 0:
+                cut = end + 2
+            else:
+                cut = buf.rfind(b"\r\n")
+                if cut >= 0:
+                    line_start = consumed + cut + 2
+                if consumed + len(buf) - line_start > MAX_MESSAGE_LINE:
+                    raise self._reject(number, bytes(head), too_large=False,
+                                       why=f"has a line longer than {MAX_MESSAGE_LINE >> 20} MB (RFC 5322 "
+                                           "allows 998 characters)")
+                if cut <= 0 and len(buf) > _CHUNK:
+                    cut = len(buf) - 1      # one long line: all but a possible CR
+            if cut > skip:
+                with memoryview(buf) as view:
+                    if buf.find(b"\r\n..", 0, cut) >= 0:
+                        data = bytes(view[:cut]).replace(b"\r\n..", b"\r\n.")[skip:]
+                    else:
+                        data = view[skip:cut]
+                    if sink is not None:
+                        sink.write(data)
+                    digest.update(data)
+                    size += len(data)
+                    if len(head) < HEAD:
+                        head += data[:HEAD - len(head)]
+                    del data
+                skip = 0
+                del buf[:cut]
+                consumed += cut
+                if size > self.max_message:
+                    raise self._reject(number, bytes(head), too_large=True, why=self._too_large_why())
+            if end >= 0:
+                del buf[:3]                 # ".\r\n" of the terminator
+                return size, digest.hexdigest()
+            self._fill()
 
     # --- commands -------------------------------------------------------------------
     def capa(self) -> dict[str, str]:
         """CAPA (RFC 2449); an empty dict when the server does not know it."""
         try:
-            body = self._multi(b"CAPA")
+            body = self._listing(b"CAPA")
         except Pop3Error:
             return {}
         caps = {}
@@ -248,80 +453,57 @@ class Pop3Client:
         return int(count), int(size)
 
     def uidl(self) -> dict[int, str]:
-        """Message number → unique id. Raises the `uidl` error when unsupported."""
+        """Message number → unique id. Raises the `uidl` error when unsupported, and when
+        two messages share an id (RFC 1939 §7: then no id can be trusted to name one message)."""
         try:
-            body = self._multi(b"UIDL")
+            body = self._listing(b"UIDL")
         except Pop3Error:
             raise diagnose.uidl_missing(self.ep) from None
-        result = {}
+        result: dict[int, str] = {}
+        numbers: dict[str, list[int]] = {}
         for raw in body.split(b"\r\n"):
             parts = raw.split()
             if len(parts) >= 2 and parts[0].isdigit():
-                result[int(parts[0])] = parts[1].decode("ascii", "replace")
+                uid = parts[1].decode("ascii", "replace")
+                result[int(parts[0])] = uid
+                numbers.setdefault(uid, []).append(int(parts[0]))
+        if len(numbers) < len(result):
+            uid, repeated = next((u, ns) for u, ns in numbers.items() if len(ns) > 1)
+            raise diagnose.duplicate_uidl(self.ep, uid, len(repeated))
         return result
 
     def top(self, number: int, lines: int = 0) -> bytes:
-        return self._multi(b"TOP %d %d" % (number, lines))
+        self._command(b"TOP %d %d" % (number, lines))
+        return self._message_body(number, self.max_message, None)
 
     def retr(self, number: int) -> bytes:
-        return self._multi(b"RETR %d" % number)
+        self._command(b"RETR %d" % number)
+        return self._message_body(number, self.max_message, None)
 
     def list_sizes(self) -> dict[int, int]:
         """Message number → size in octets (LIST)."""
         sizes = {}
-        for raw in self._multi(b"LIST").split(b"\r\n"):
+        for raw in self._listing(b"LIST").split(b"\r\n"):
             parts = raw.split()
             if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
                 sizes[int(parts[0])] = int(parts[1])
         return sizes
 
     def retr_to(self, number: int, sink: BinaryIO) -> tuple[int, str]:
-        """RETR streamed into `sink`, dot-unstuffed on the way: (size, sha256).
-
-        Memory stays at about one read buffer whatever the message size: text is
-        written straight from the receive buffer up to the last CRLF seen, so a stuffed
-        dot (CRLF "..") or the terminator (CRLF "." CRLF) split across two reads is
-        still recognised, and nothing is copied unless a line was stuffed.
-        """
+        """RETR streamed into `sink`, dot-unstuffed on the way: (size, sha256)."""
         self._command(b"RETR %d" % number)
-        digest, size = hashlib.sha256(), 0
-        buf = self._buf
-        buf[:0] = b"\r\n"            # a virtual line end: the first line may be stuffed too
-        skip = 2
-        while True:
-            end = buf.find(_END)
-            if end >= 0:
-                cut = end + 2
-            else:
-                cut = buf.rfind(b"\r\n")
-                if cut <= 0 and len(buf) > _CHUNK:
-                    cut = len(buf) - 1      # one huge line: all but a possible CR
-            if cut > skip:
-                with memoryview(buf) as view:
-                    if buf.find(b"\r\n..", 0, cut) >= 0:
-                        data = bytes(view[:cut]).replace(b"\r\n..", b"\r\n.")[skip:]
-                    else:
-                        data = view[skip:cut]
-                    sink.write(data)
-                    digest.update(data)
-                    size += len(data)
-                    del data
-                skip = 0
-                del buf[:cut]
-            if end >= 0:
-                del buf[:3]                 # ".\r\n" of the terminator
-                return size, digest.hexdigest()
-            self._fill()
+        return self._stream_body(sink, number)
 
     def dele(self, number: int) -> None:
         self._command(b"DELE %d" % number)
 
-    def many(self, command: bytes, numbers: Iterable[int], window: int = 16) -> Iterator[tuple[int, bytes]]:
-        """(number, body) of `command % n` for each n, pipelined when the server allows.
+    def many(self, command: bytes, numbers: Iterable[int], read: Callable[[int], object],
+             window: int = 16) -> Iterator[tuple[int, object]]:
+        """(number, read(number)) of `command % n` for each n, pipelined when the server allows.
 
         With PIPELINING (RFC 2449 §6.6) up to `window` commands are in flight, so the
-        round trip per message disappears; without it, one at a time. A -ERR raises
-        Pop3Error after the earlier results were yielded.
+        round trip per message disappears; without it, one at a time. `read` reads one
+        reply's body. A -ERR raises Pop3Error after the earlier results were yielded.
         """
         pending: deque[int] = deque()
         it = iter(numbers)
@@ -336,20 +518,35 @@ class Pop3Client:
                     return
                 n = pending.popleft()
                 self._status()
-                yield n, self._body()
+                yield n, read(n)
         except GeneratorExit:
             # A consumer that stops early must not leave replies on the wire, or the
-            # next command would read them as its own.
+            # next command would read them as its own. They are read and dropped.
             try:
-                for _ in pending:
+                for n in pending:
                     self._status()
-                    self._body()
+                    self._stream_body(None, n)
             except MailroomError:
                 self.close()  # the session is unusable; the next command reports it
             raise
 
-    def retr_many(self, numbers: Iterable[int]) -> Iterator[tuple[int, bytes]]:
-        return self.many(b"RETR %d", numbers)
+    def retr_many(self, numbers: Iterable[int], sizes: Mapping[int, int] | None = None,
+                  spill: Callable[[int], BinaryIO] | None = None) -> Iterator[tuple[int, bytes | Spooled]]:
+        """RETR each number. A reply outgrowing `memory_limit` of its LIST size (`sizes`)
+        goes to the file `spill(number)` opens (then Spooled), or is rejected without one."""
+        sizes = sizes or {}
+        return self.many(b"RETR %d", numbers,
+                         lambda n: self._message_body(n, memory_limit(sizes.get(n, 0)), spill))
 
     def top_many(self, numbers: Iterable[int]) -> Iterator[tuple[int, bytes]]:
-        return self.many(b"TOP %d 0", numbers)
+        return self.many(b"TOP %d 0", numbers, lambda n: self._message_body(n, self.max_message, None))
+
+
+def _argument(value: str, field: str, label: str) -> bytes:
+    """`value` as a command argument; a CR, LF or NUL would end the command and start
+    another one of the server's choosing (RFC 1939 §3: a command ends with CRLF)."""
+    if any(c in value for c in _FORBIDDEN):
+        raise ConfigError(f"{label.capitalize()} contains a line break or NUL character, which would let "
+                          f"the server read it as a second command. Mailroom sent nothing; correct {label} "
+                          f"({field}).", field=field)
+    return value.encode()

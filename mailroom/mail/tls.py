@@ -1,15 +1,27 @@
 """TLS contexts for mail servers: verified by default, against the OS trust store.
 
 The stdlib's POP3_SSL/SMTP_SSL default context does not verify certificates; ours
-always does (SECURITY.md #15): truststore for the OS store, plus an optional
-per-account CA file. `peek_certificate` exists only to *describe* a certificate that
-already failed verification (its issuer, for the error message).
+always does (SECURITY.md #15): the OS store, plus an optional per-account CA file.
+`peek_certificate` exists only to *describe* a certificate that already failed
+verification (its issuer, for the error message).
+
+A client context is made once per CA file and shared (it is never changed after it
+is made, so sharing it between threads is safe, and no verification setting can leak
+from one account to another). Where the OS store is OpenSSL's (Linux, BSD), it is
+loaded into the context once: truststore would reload the whole bundle on every
+connection (~20-30 ms) and hold one lock across every handshake made with the
+context. On macOS and Windows truststore asks the OS to verify each handshake; there
+a context is made per connection, so one slow handshake never waits on another.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import ssl
+import sys
+import threading
 from dataclasses import dataclass
 
 import truststore
@@ -19,9 +31,57 @@ from cryptography.x509.oid import NameOID
 from mailroom.errors import ConnectError
 
 
+_OS_VERIFIES = sys.platform in ("darwin", "win32")   # truststore verifies through the OS there
+# Where truststore looks when OpenSSL's own default paths hold no certificates (its
+# _openssl.py: a frozen app's OpenSSL may point at its build machine's folders).
+_CA_BUNDLES = ("/etc/ssl/cert.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/pki/tls/cert.pem",
+               "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/ca-bundle.pem")
+_HASHED = re.compile(r"^[0-9a-fA-F]{8}\.[0-9]$")     # OpenSSL's hashed certificate names
+_contexts: dict[tuple, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
 def client_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """A verifying client context: OS trust store plus `ca_file` when given."""
-    ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    """A verifying client context: OS trust store plus `ca_file` when given.
+
+    Shared per CA file (and that file's size and modification time, so a replaced CA
+    file is read again); callers must not change it.
+    """
+    if _OS_VERIFIES:
+        return _with_ca_file(truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT), ca_file)
+    key = (ca_file, _stamp(ca_file))
+    with _contexts_lock:
+        ctx = _contexts.get(key)
+        if ctx is None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)   # verifies, and checks the host name
+            _load_os_store(ctx)
+            _contexts[key] = ctx = _with_ca_file(ctx, ca_file)
+    return ctx
+
+
+def _stamp(ca_file: str | None) -> tuple[int, int] | None:
+    try:
+        st = os.stat(ca_file) if ca_file else None
+    except OSError:
+        return None                          # _with_ca_file reports it
+    return (st.st_size, st.st_mtime_ns) if st else None
+
+
+def _load_os_store(ctx: ssl.SSLContext) -> None:
+    """The OS store as truststore finds it on OpenSSL systems: OpenSSL's default paths,
+    else the first of the usual bundle files."""
+    defaults = ssl.get_default_verify_paths()
+    capath = defaults.capath
+    if defaults.cafile or (capath and os.path.isdir(capath) and any(map(_HASHED.match, os.listdir(capath)))):
+        ctx.set_default_verify_paths()
+        return
+    for bundle in _CA_BUNDLES:
+        if os.path.isfile(bundle):
+            ctx.load_verify_locations(cafile=bundle)
+            return
+
+
+def _with_ca_file(ctx: ssl.SSLContext, ca_file: str | None) -> ssl.SSLContext:
     if ca_file:
         try:
             ctx.load_verify_locations(cafile=ca_file)

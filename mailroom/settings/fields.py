@@ -235,6 +235,8 @@ SECTIONS: tuple[Section, ...] = (
         Field("username", "str", "Login name (for Gmail, the full email address).", None),
         Field("leave_on_server", "bool", "Keep messages on the server after importing them.", True),
         Field("exclude_before", "date", "Ignore messages dated before this day (optional).", None),
+        Field("max_message_mb", "int", "Largest message to download, in MB; a larger one stays on the "
+              "server, only its headers are kept, and it is listed as too large.", 50, check=check_positive),
         Field("department", "ref", "Department new tasks are assigned to (optional).", None, ref="departments"),
         Field("user", "ref", "Person new tasks are assigned to (optional).", None, ref="users"),
         Field("create_tasks", "bool", "Create a task for each new conversation.", False),

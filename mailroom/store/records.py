@@ -109,8 +109,22 @@ def client_candidates(conn: Connection, email: str) -> list[ClientRecord]:
     return [ClientRecord(id=i, name=n, emails=tuple(emails.get(i, ()))) for i, n in rows]
 
 
+# How many of a message's thread ids are looked up: the first LOOKUP_FIRST (In-Reply-To,
+# normally one id, then the oldest References) and the last LOOKUP_LAST (the newest
+# References). RFC 5322 §3.6.4 builds References as the parent's References plus the
+# parent's Message-ID, so the thread's root comes first and the nearest ancestors
+# last; the middle of a long thread adds nothing. Unbounded, one stranger's message
+# naming 250,000 ids made a statement SQLite refuses ("too many SQL variables").
+LOOKUP_FIRST = 21
+LOOKUP_LAST = 20
+
+
 def known_messages(conn: Connection, message_ids: Iterable[str]) -> dict[str, KnownMessage]:
+    """What the store knows of `message_ids`: In-Reply-To's ids, then References' (oldest
+    first), as the importer passes them; at most LOOKUP_FIRST + LOOKUP_LAST are looked up."""
     ids = list(dict.fromkeys(message_ids))
+    if len(ids) > LOOKUP_FIRST + LOOKUP_LAST:
+        ids = ids[:LOOKUP_FIRST] + ids[-LOOKUP_LAST:]
     if not ids:
         return {}
     rows = conn.execute(_KNOWN_MESSAGES, {"ids": ids})
@@ -183,10 +197,12 @@ def insert_task(conn: Connection, *, client_id, conversation_id, title, task_typ
 
 
 def quarantine(conn: Connection, mailbox_id: int, uid: str, raw_sha256: str | None, reason: str,
-               now: dt.datetime) -> None:
+               now: dt.datetime, state: str = "quarantined") -> None:
+    """Hold a message back for a person to look at; its UID is seen with `state`
+    ("quarantined", or "too_large": left on the server, only its headers kept)."""
     conn.execute(s.quarantine.insert().values(mailbox_id=mailbox_id, uid=uid, raw_sha256=raw_sha256,
                                               reason=reason[:2000], created_at=now))
-    mark_seen(conn, mailbox_id, uid, "quarantined", now)
+    mark_seen(conn, mailbox_id, uid, state, now)
 
 
 def start_run(conn: Connection, mailbox_id: int, now: dt.datetime) -> int:

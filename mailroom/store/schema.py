@@ -126,6 +126,7 @@ mailboxes = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("ca_file", sa.String(1024)),
     sa.Column("authserv_id", sa.String(255), nullable=False, server_default=""),
+    sa.Column("max_message_mb", sa.Integer, nullable=False, server_default="50"),
 )
 
 # --- what the pipeline records --------------------------------------------------
@@ -180,8 +181,9 @@ attachments = sa.Table("attachments", metadata, _id(),
                        sa.Column("size", sa.Integer, nullable=False),
                        sa.Column("sha256", sa.String(64), nullable=False))
 
-# state: imported | duplicate | skipped | quarantined; message_date: the header date of a
-# UID skipped before the cutoff, so an earlier cutoff can make it eligible again
+# state: imported | duplicate | skipped | quarantined | too_large (left on the server);
+# message_date: the header date of a UID skipped before the cutoff, so an earlier cutoff
+# can make it eligible again
 seen_uids = sa.Table("seen_uids", metadata,
                      sa.Column("mailbox_id", sa.Integer, sa.ForeignKey("mailboxes.id", ondelete="CASCADE"),
                                primary_key=True),
@@ -239,5 +241,6 @@ runs = sa.Table("runs", metadata, _id(),
                 sa.Column("skipped_before_cutoff", sa.Integer, nullable=False, server_default="0"),
                 sa.Column("quarantined", sa.Integer, nullable=False, server_default="0"),
                 sa.Column("deleted", sa.Integer, nullable=False, server_default="0"),
+                sa.Column("too_large", sa.Integer, nullable=False, server_default="0"),
                 sa.Column("error_kind", sa.String(20)),
                 sa.Column("error", sa.Text))

@@ -22,7 +22,7 @@ from tests.helpers import mailbox, outgoing, settings, write_toml
 from tests.mailgen import make_message
 
 FETCH_KEYS = {"mailbox", "listed", "new", "imported", "duplicates", "skipped_before_cutoff", "quarantined",
-              "deleted", "error", "error_kind"}
+              "too_large", "deleted", "error", "error_kind"}
 
 
 def test_fetch_once_reports_json_and_stats_count_it(configure, mailbox_user, run_cli, mailroom_home):

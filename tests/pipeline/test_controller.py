@@ -84,6 +84,7 @@ def test_a_failed_run_is_an_error_state_with_its_message(controller, configure):
     assert controller.status().overall == "error"
     runs = controller.activity(limit=5, mailbox_id=box["id"])
     assert runs and runs[0].error_kind == "auth" and runs[0].mailbox == "Studio"
+    assert runs[0].error == state.error                                  # the activity log keeps the message
 
 
 def test_save_entry_reports_each_problem_at_its_field(controller, configure):

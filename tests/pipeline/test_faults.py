@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from mailroom import importer
@@ -109,3 +110,35 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_loses_nothing(ctx, con
         monkeypatch.setattr(RawStore, "put", real_put)
         again = MailboxRun(ctx, box).run()
         assert (again.imported, again.deleted, len(server.mailbox)) == (4, 4, 0)
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["read in memory", "streamed to a spool file"])
+def test_a_message_the_parser_fails_on_is_quarantined_whole_and_the_run_goes_on(ctx, configure, monkeypatch,
+                                                                                 large):
+    from mailroom import paths
+    from mailroom.mail import parsing, stream
+    from mailroom.store.raw import RawStore
+
+    # The parsers never raise on bad mail by design; a bug that makes one raise anyway
+    # must cost that message, not the mailbox.
+    target, name = (stream, "parse_file") if large else (parsing, "parse_message")
+    real = getattr(target, name)
+
+    def buggy(*args, **kwargs):
+        msg = real(*args, **kwargs)
+        if msg.subject.endswith("(1)"):
+            raise RecursionError("simulated parser bug")
+        return msg
+
+    monkeypatch.setattr(target, name, buggy)
+    messages = [make_message(i, attachment_kb=stream.LARGE // 1024 + 64 if large else 0) for i in range(3)]
+    with ScriptedPop3(messages) as server:
+        box = scripted_box(configure, server)
+        report = MailboxRun(ctx, box).run()
+        assert (report.error, report.imported, report.quarantined) == (None, 2, 1)
+        with ctx.engine.connect() as conn:
+            reason, sha = conn.execute(sa.select(s.quarantine.c.reason, s.quarantine.c.raw_sha256)).one()
+        assert reason == "parser failure: RecursionError: simulated parser bug"
+        assert RawStore(paths.raw_dir()).get(sha) == messages[1]
+        again = MailboxRun(ctx, box).run()
+    assert (again.new, again.imported, again.quarantined) == (0, 0, 0)

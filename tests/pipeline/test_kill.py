@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import poplib
 import random
 import re
 import sqlite3
@@ -19,10 +20,29 @@ MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^>]+)>", re.MULTILINE | re.IGNORECA
 
 
 def server_ids(user) -> set[str]:
+    """The Message-IDs the server holds, read through a POP3 session of our own.
+
+    Not from the Maildir files: the killed client's Dovecot session may still be running,
+    moving files from new/ to cur/ or expunging them at that very moment. A POP3 session
+    sees the mailbox as Dovecot does; a message expunged while it reads was DELEted by
+    the killed client, so it had been committed (DELE only after commit) and counts as
+    gone from the server.
+    """
     ids = set()
-    for sub in ("new", "cur"):
-        for path in (user.dovecot.maildir(user.name) / sub).iterdir():
-            ids.add(MESSAGE_ID.search(path.read_bytes()).group(1).decode())
+    pop = poplib.POP3("127.0.0.1", user.dovecot.pop3_port, timeout=30)
+    try:
+        pop.user(user.name)
+        pop.pass_(user.password)
+        for number in range(1, pop.stat()[0] + 1):
+            try:
+                _reply, lines, _octets = pop.top(number, 0)
+            except poplib.error_proto:
+                continue                              # expunged by the dying session meanwhile
+            found = MESSAGE_ID.search(b"\r\n".join(lines))
+            ids.add(found.group(1).decode())
+        pop.quit()
+    finally:
+        pop.close()
     return ids
 
 

@@ -141,3 +141,51 @@ def test_an_unexpected_failure_backs_off_instead_of_spinning(ctx, configure, mon
         worker.stop()
     assert len(calls) == 1
     assert worker.status.snapshot()["Studio"].last_report.error_kind == "internal"
+
+
+def test_a_trickling_mailbox_never_stalls_the_others_or_the_outbox(ctx, mailbox_user, smtp, certs):
+    """"Slow" (checked first) trickles its RETR; "Studio" on Dovecot imports and its auto-reply
+    goes out while Slow's run is still stuck, and check-now never starts a second Slow run."""
+    from mailroom.outbox import drain
+    from mailroom.secrets import mailbox_account, outgoing_account
+    from mailroom.settings import repo
+    from mailroom.settings.document import validate
+    from tests.helpers import mailbox, outgoing, settings
+    from tests.pipeline.test_autoreply import THANKS, inquiry
+    from tests.servers.scripted import ScriptedPop3
+
+    slow_server = ScriptedPop3([make_message(i) for i in range(3)], trickle={"RETR": 0.2}).start()
+    try:
+        doc = settings(
+            mailboxes=[mailbox("Slow", port=slow_server.port, user=slow_server.user, email="slow@localhost",
+                               security="none"),
+                       mailbox("Studio", port=mailbox_user.dovecot.pop3s_port, user=mailbox_user.name,
+                               email=mailbox_user.address, ca_file=certs.ca_crt, autoreply=True,
+                               autoreply_template="Thanks")],
+            outgoing=outgoing(smtp, ca_file=certs.ca_crt), templates=[THANKS])
+        repo.save(ctx.engine, validate(doc)[0])
+        ctx.secrets.set(mailbox_account(ctx.mailbox("Slow")[0]), slow_server.password)
+        ctx.secrets.set(mailbox_account(ctx.mailbox("Studio")[0]), mailbox_user.password)
+        ctx.secrets.set(outgoing_account(), "studiopw")
+        mailbox_user.deliver_many(inquiry(i, mailbox_user) for i in range(3))
+        ctx.timeout = 120                      # Slow's deadline is far away: it stays stuck
+        worker = Worker(ctx, after_runs=lambda: drain(ctx))
+        worker.start()
+        try:
+            wait_until(lambda: any("RETR 1" in session for session in slow_server.sessions))
+            wait_until(lambda: stored(ctx) == 3)                          # Studio imported ...
+            smtp.capture.wait_for(3)                                      # ... and replied
+            assert worker.status.snapshot()["Slow"].state == "running"    # while Slow is stuck
+            worker.check_now("Slow")
+            worker.check_now("Studio")
+            wait_until(lambda: worker.status.snapshot()["Studio"].last_run_at is not None and
+                       len(mailbox_user.pop3_logouts()) >= 2)             # the round that saw both passed
+            assert len(slow_server.sessions) == 1                          # one run per mailbox at a time
+            assert worker.status.snapshot()["Slow"].state == "running"
+        finally:
+            slow_server.stop()                 # Slow's run ends (connection lost) ...
+            wait_until(lambda: worker.status.snapshot()["Slow"].failures >= 2)   # ... and the check-now ran it again
+            worker.stop()
+        assert not worker.is_alive()
+    finally:
+        slow_server.stop()

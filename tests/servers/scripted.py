@@ -9,11 +9,15 @@ Dovecot is the server for everything else. This one runs in a thread on 127.0.0.
   greeting), e.g. a malformed one;
 - speak implicit TLS (`ssl_context=certs.server_context()`);
 - behave like Gmail's POP (`gmail_window=250`): at most that many messages listed per
-  session, and a message downloaded in one session is not listed in the next.
+  session, and a message downloaded in one session is not listed in the next;
+- trickle (`trickle={"RETR": 0.05}`): send the reply to that command one byte at a
+  time, that many seconds apart (until the reply ends or the server stops);
+- lie in LIST (`announce={2: 100}`): announce these sizes for these message numbers.
 Settings are plain attributes, read at the start of each session, so a test can change
 them between two runs of the code under test.
 
-Also `silent_port()` (connects, never answers: timeouts) and `closed_port()` (refused).
+Also `ScriptedSmtp` (a bare SMTP server that can trickle chosen replies), `silent_port()`
+(connects, never answers: timeouts) and `closed_port()` (refused).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class ScriptedPop3:
         overrides: Mapping[str, bytes] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         gmail_window: int | None = None,
+        trickle: Mapping[str, float] | None = None,
+        announce: Mapping[int, int] | None = None,
     ) -> None:
         uidls = list(uidls) if uidls is not None else [f"scripted-{i:06d}" for i in range(len(messages))]
         if len(uidls) != len(messages):
@@ -67,6 +73,8 @@ class ScriptedPop3:
         self.cut_retr_at = cut_retr_at
         self.stall = stall
         self.overrides = dict(overrides or {})
+        self.trickle = dict(trickle or {})
+        self.announce = dict(announce or {})
         self.ssl_context = ssl_context
         self.host = HOST
         self.sessions: list[list[str]] = []  # the command lines of each session, as received
@@ -87,6 +95,7 @@ class ScriptedPop3:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._listener.close()      # first: a client connecting from now on is refused, not left waiting
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
@@ -94,7 +103,6 @@ class ScriptedPop3:
                 conn.shutdown(socket.SHUT_RDWR)
         for t in self._threads:
             t.join(5)
-        self._listener.close()
 
     def __enter__(self) -> ScriptedPop3:
         return self.start()
@@ -153,6 +161,7 @@ class ScriptedPop3:
         commands: list[str] = []
         self.sessions.append(commands)
         overrides, uidl, cut = dict(self.overrides), self.uidl, self.cut_retr_at
+        trickle, announce = dict(self.trickle), dict(self.announce)
         conn.sendall(overrides.get("GREETING", GREETING))
         authed, user, deleted, retrieved = False, None, set(), set()
         # Gmail's POP lists at most ~250 messages a session, and a message once downloaded
@@ -172,6 +181,10 @@ class ScriptedPop3:
             commands.append(text)
             verb, _, arg = text.partition(" ")
             verb = verb.upper()
+            if verb in trickle:
+                conn = _Trickling(conn, trickle[verb], self._stopping)
+            elif isinstance(conn, _Trickling):
+                conn = conn.conn
             if verb in overrides:
                 conn.sendall(overrides[verb])
                 continue
@@ -205,7 +218,7 @@ class ScriptedPop3:
             elif verb in ("LIST", "UIDL"):
                 # "n size" for LIST, "n unique-id" for UIDL
                 def entry(i: int, verb: str = verb) -> bytes:
-                    value = len(self.mailbox[i][1]) if verb == "LIST" else self.mailbox[i][0]
+                    value = announce.get(i + 1, len(self.mailbox[i][1])) if verb == "LIST" else self.mailbox[i][0]
                     return f"{i + 1} {value}".encode()
 
                 if not arg:
@@ -245,6 +258,109 @@ class ScriptedPop3:
                 conn.sendall(b"+OK\r\n")
             else:
                 conn.sendall(b"-ERR unknown command\r\n")
+
+
+class ScriptedSmtp:
+    """A bare SMTP server (RFC 5321, no TLS, no AUTH), only for what aiosmtpd will not do:
+    trickle. `trickle` maps "GREETING", "EHLO" or "DATA" (the reply after the message) to
+    seconds between the bytes of that reply; `commands` holds every line received."""
+
+    EHLO_REPLY = b"".join(b"250-scripted.example says hello, this is line %d of a long EHLO reply\r\n" % i
+                          for i in range(8)) + b"250 SMTPUTF8\r\n"
+
+    def __init__(self, *, trickle: Mapping[str, float] | None = None) -> None:
+        self.trickle = dict(trickle or {})
+        self.commands: list[str] = []
+        self.messages: list[bytes] = []
+        self.host = HOST
+        self._listener = socket.create_server((HOST, 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> ScriptedSmtp:
+        self._listener.settimeout(0.05)
+        t = threading.Thread(target=self._accept_loop, daemon=True, name="scripted-smtp")
+        self._threads.append(t)
+        t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for t in self._threads:
+            t.join(5)
+        self._listener.close()
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._conns.add(conn)
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True, name="scripted-smtp")
+            self._threads.append(t)
+            t.start()
+
+    def _reply(self, conn: socket.socket, stage: str, data: bytes) -> None:
+        if stage in self.trickle:
+            _Trickling(conn, self.trickle[stage], self._stopping).sendall(data)
+        else:
+            conn.sendall(data)
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            with conn, conn.makefile("rb") as rfile:
+                self._reply(conn, "GREETING", b"220 scripted.example ESMTP ready\r\n")
+                while not self._stopping.is_set():
+                    line = rfile.readline()
+                    if not line:
+                        return
+                    text = line.decode("utf-8", "replace").rstrip("\r\n")
+                    self.commands.append(text)
+                    verb = text.split(" ", 1)[0].upper()
+                    if verb == "EHLO":
+                        self._reply(conn, "EHLO", self.EHLO_REPLY)
+                    elif verb == "DATA":
+                        conn.sendall(b"354 go ahead\r\n")
+                        lines = []
+                        while (data_line := rfile.readline()) not in (b".\r\n", b""):
+                            lines.append(data_line)
+                        self.messages.append(b"".join(lines))
+                        self._reply(conn, "DATA", b"250 2.0.0 queued as a long queue identifier\r\n")
+                    elif verb == "QUIT":
+                        conn.sendall(b"221 bye\r\n")
+                        return
+                    else:
+                        conn.sendall(b"250 ok\r\n")
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._conns.discard(conn)
+
+
+class _Trickling:
+    """A connection whose sendall sends one byte at a time, `interval` seconds apart."""
+
+    def __init__(self, conn: socket.socket, interval: float, stopping: threading.Event) -> None:
+        self.conn, self.interval, self.stopping = conn, interval, stopping
+
+    def sendall(self, data: bytes) -> None:
+        for i in range(len(data)):
+            if self.stopping.wait(self.interval):
+                raise ConnectionAbortedError("server stopping")
+            self.conn.sendall(data[i:i + 1])
 
 
 @contextlib.contextmanager
