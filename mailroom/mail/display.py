@@ -12,8 +12,11 @@ _WS = re.compile(r"\s+")
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                       *(f"LPT{i}" for i in range(1, 10))})
+# Windows device names (the "Naming Files" rules): also with a superscript digit, and the
+# console's CONIN$/CONOUT$, whatever extension follows.
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                       *(f"{port}{digit}" for port in ("COM", "LPT")
+                         for digit in "123456789\u00b9\u00b2\u00b3")})
 
 
 def safe_filename(name: str) -> str:

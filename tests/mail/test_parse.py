@@ -156,6 +156,8 @@ def test_return_path(header: str | None, expected: str | None) -> None:
     ("こんにちは".encode("iso2022_jp"), "こんにちは"),
     (b"\x1b$B-!\x1b(B", "①"),  # CP932 extension inside ISO-2022-JP, as Outlook sends it
     ("Grüße".encode(), "Grüße"),
+    (b"=?iso-8859-1?Q?Fr\xf6sche?=", "Frösche"),  # raw 8-bit inside an encoded word: its charset's
+    (b"=?utf-8?Q?Fr\xc3\xb6sche?= \xe9t\xe9", "Frösche été"),
     ("Grüße €".encode("cp1252"), "Grüße €"),
     (b"a\r\n  b\r\n\tc", "a b c"),
     (b"", ""),
@@ -234,6 +236,10 @@ def test_header_date(block: bytes, expected: dt.datetime | None) -> None:
     ("text/plain; charset=utf-7", b"+2AA-", "\ufffd", None),
     ("text/plain; charset=utf-8", b"a\x00b", "a\ufffdb", None),
     ("text/plain; format=flowed", b"line one\r\nline two", "line one\nline two", None),
+    # one bad byte in UTF-8 text: replaced, the rest stays UTF-8
+    ("text/plain; charset=UTF-8", "При".encode() + b"\xff" + "вет, мир".encode(), "При\ufffdвет, мир",
+     "undecodable text in UTF-8"),
+    ("text/plain", "При".encode() + b"\xff" + "вет, мир".encode(), "При\ufffdвет, мир", None),
 ])
 def test_body_charsets(ctype: str | None, body: bytes, text: str, defect: str | None) -> None:
     m = parse_message(mail(f"Content-Type: {ctype}" if ctype else "X: y", body=body))
@@ -339,6 +345,7 @@ def test_tnef_is_an_attachment(header: bytes, ctype: str) -> None:
     (b'Content-Disposition: attachment; filename="a \\"quoted\\" name"', "a _quoted_ name"),
     (b"Content-Disposition: attachment; filename*=undefined''abc.txt", "abc.txt"),
     (b"Content-Disposition: attachment", "attachment"),
+    (b'Content-Disposition: attachment; filename="=?iso-8859-1?Q?M\xfcller.pdf?="', "Müller.pdf"),
 ])
 def test_attachment_filenames(header: bytes, filename: str) -> None:
     m = parse_message(multipart(b"Content-Type: text/plain\r\n\r\nbody",
@@ -363,6 +370,10 @@ def test_missing_or_wrong_boundary_is_guessed(ctype: bytes, defect: str) -> None
     assert m.text == "the text"
     assert [a.filename for a in m.attachments] == ["p.png"]
     assert defect in m.defects
+
+
+def test_the_example_subject_with_8bit_in_an_encoded_word() -> None:
+    assert parse_message(b"Subject: =?iso-8859-1?Q?Fr\xf6sche?=\r\n\r\n").subject == "Frösche"
 
 
 def test_multipart_without_any_parts_shows_its_body() -> None:
@@ -414,6 +425,11 @@ def test_name_in_content_type(name: bytes) -> None:
     ("nul.txt", "_nul.txt"),
     ("com1.log", "_com1.log"),
     ("lpt9", "_lpt9"),
+    ("COM\u00b9", "_COM\u00b9"),
+    ("lpt\u00b3.txt", "_lpt\u00b3.txt"),
+    ("CONIN$", "_CONIN$"),
+    ("conout$.log", "_conout$.log"),
+    ("conin.txt", "conin.txt"),
     ("console.txt", "console.txt"),
     ("a:b?.txt", "a_b_.txt"),
     ("trailing. ", "trailing"),
