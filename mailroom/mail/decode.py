@@ -29,6 +29,10 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that surrogateescape cou
 # RFC 2047 section 2 encoded-word; a language suffix (RFC 2231 section 5) is ignored.
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)\?=")
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)', re.S)
+# An address header outside comments: a quoted string, an encoded word, or a run of the rest.
+_ADDRESS_TOKEN = re.compile(r'(?P<quoted>"(?:[^"\\]|\\.)*"?)|(?P<word>' + _ENCODED_WORD.pattern
+                            + r')|[^"(<>=\\]+|\\.|.', re.S)
+_COMMENT_SPECIAL = re.compile(r"[()\\]")
 _SECTION = re.compile(r"^(.*?)\*(\d+)(\*?)$|^(.*?)(\*)$")
 _JIS_ESCAPE = re.compile(rb"\x1b(\$[@B]|\$\(D|\([BJI])")
 # A "Q" encoded word as it arrived, before the header is decoded as a whole.
@@ -181,6 +185,40 @@ def decode_words(value: str, defects: list[str]) -> str:
         out.append(decode_text(bytes(pending), charset, defects))
     out.append(value[pos:])
     return "".join(out)
+
+
+def address_text(value: str) -> tuple[str, str]:
+    """An address header made safe for `email.utils.getaddresses`: (the header without its
+    RFC 5322 comments, the header with them). In both, every RFC 2047 word outside a
+    quoted string and outside <...> becomes a quoted string, so that what it holds (a
+    comma, a colon, an @) can never be read as an address, a group or a list separator."""
+    plain: list[str] = []
+    commented: list[str] = []
+    pos, size, angle = 0, len(value), 0
+    while pos < size:
+        if value[pos] == "(":  # RFC 5322 section 3.2.2: comments nest; "\" quotes a character
+            depth, end = 1, pos + 1
+            while depth and end < size:
+                special = _COMMENT_SPECIAL.search(value, end)
+                if special is None:
+                    end = size
+                    break
+                end = special.end() + (special.group() == "\\")
+                depth += {"(": 1, ")": -1}.get(special.group(), 0)
+            commented.append(value[pos:end])
+            plain.append(" ")
+            pos = end
+            continue
+        token = _ADDRESS_TOKEN.match(value, pos)
+        assert token is not None  # the last alternative matches any character
+        text = token.group()
+        angle = angle + 1 if text == "<" else max(angle - 1, 0) if text == ">" else angle
+        if token.group("word") and not angle:
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        plain.append(text)
+        commented.append(text)
+        pos = token.end()
+    return "".join(plain), "".join(commented)
 
 
 def mime_params(value: str, defects: list[str]) -> tuple[str, dict[str, str]]:

@@ -21,8 +21,8 @@ from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser, Parser
 from email.policy import compat32
 
-from mailroom.mail.decode import decode_text, decode_words, header_text, mime_params, to_bytes
-from mailroom.mail.display import html_to_text, safe_filename
+from mailroom.mail.decode import address_text, decode_text, decode_words, header_text, mime_params, to_bytes
+from mailroom.mail.display import display_name, html_to_text, safe_filename
 from mailroom.model import Address, Attachment, ParsedMessage
 
 __all__ = ["header_date", "html_to_text", "parse_message", "safe_filename"]
@@ -36,6 +36,7 @@ _WS = re.compile(r"\s+")
 _ANGLE = re.compile(r"<([^<>]*)>")
 _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+")
 _NOT_EMAIL = re.compile(r"[\s<>()\[\],;:\"]+")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"?', re.S)
 _MAX_ID = 998  # RFC 5322 section 2.1.1: no line, so no id, is longer
 _CTYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 _TNEF_TYPES = frozenset({"application/vnd.ms-tnef", "application/x-tnef"})
@@ -45,19 +46,32 @@ _BOUNDARY_LINE = re.compile(r"^--([^\s\"\\]{1,70})[ \t]*\r?$", re.M)
 
 # --- header fields ----------------------------------------------------------------
 
+def _pairs(value: str) -> list[tuple[str, str]]:
+    try:
+        pairs = email_utils.getaddresses([value])
+    except Exception:
+        return []
+    return [(name, addr.strip()) for name, addr in pairs if _EMAIL.fullmatch(addr.strip())]
+
+
 def _addresses(values: list[str], defects: list[str]) -> tuple[Address, ...]:
+    """Addresses in an address header (RFC 5322 section 3.4). The address is read from the
+    header as sent, with comments dropped and encoded words kept whole, never from the
+    decoded display name; a comment names an address only when nothing else does
+    (the old `addr (Name)` form)."""
     found: dict[str, Address] = {}
     for value in values:
-        try:
-            pairs = email_utils.getaddresses([value])
-        except Exception:
-            pairs = []
-        pairs = [(name, addr.strip()) for name, addr in pairs if _EMAIL.fullmatch(addr.strip())]
+        plain, commented = address_text(value)
+        pairs = _pairs(plain)
+        if any(not name for name, _ in pairs) and commented != plain:
+            named = {addr.lower(): name for name, addr in _pairs(commented) if name}
+            pairs = [(name or named.get(addr.lower(), ""), addr) for name, addr in pairs]
         if not pairs and "@" in value:
             defects.append("bad address header")  # salvage bare addr-specs
-            pairs = [("", addr) for addr in _NOT_EMAIL.split(value) if _EMAIL.fullmatch(addr)]
+            bare = _QUOTED.sub(" ", commented)
+            pairs = [("", addr) for addr in _NOT_EMAIL.split(bare) if _EMAIL.fullmatch(addr)]
         for name, addr in pairs:
-            name = _WS.sub(" ", decode_words(name, defects)).strip()
+            name = display_name(decode_words(name, defects))
             found.setdefault(addr.lower(), Address(name=name, email=addr.lower()))
     return tuple(found.values())
 

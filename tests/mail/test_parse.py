@@ -111,6 +111,16 @@ def test_threading_ids(headers: list[str], in_reply_to: tuple, references: tuple
     ("From: Jörg <j@x.de>".encode(), "from_addr", Address("Jörg", "j@x.de")),
     (b"From: a@x.de, b@x.de", "from_addr", Address("", "a@x.de")),
     (b"From: bob@example.com (Bob)", "from_addr", Address("Bob", "bob@example.com")),
+    # RFC 5322 section 3.2.2: comments (nested, with quoted pairs) are not part of name or address
+    (b"From: Pete(A wonderful \\) chap) <pete(his account)@silly.test(his host)>", "from_addr",
+     Address("Pete", "pete@silly.test")),
+    (b'From: "Doe (not a comment)" <j(x)@x.org>', "from_addr", Address("Doe (not a comment)", "j@x.org")),
+    # the address comes from the angle-addr, never from a decoded display name
+    (b"From: =?utf-8?q?Mallory=0D=0ABcc:_victim@evil.example?= <mallory@x.example>", "from_addr",
+     Address("Mallory Bcc: victim@evil.example", "mallory@x.example")),
+    (b"From: =?utf-8?q?boss@example.com?= <eve@x.example>", "from_addr", Address("boss@example.com", "eve@x.example")),
+    (b"To: =?utf-8?q?a=2C_b@evil.example?= <real@x.example>", "to", (Address("a, b@evil.example", "real@x.example"),)),
+    (b"From: =?utf-8?b?QQdCG0PigK5E?= <c@x.example>", "from_addr", Address("A B C D", "c@x.example")),
     (b"From: not an address", "from_addr", None),
     (b"From: <>", "from_addr", None),
     (b"To: a@b.c, garbage, <>, A@B.C", "to", (Address("", "a@b.c"),)),
