@@ -386,6 +386,58 @@ def test_the_example_subject_with_8bit_in_an_encoded_word() -> None:
     assert parse_message(b"Subject: =?iso-8859-1?Q?Fr\xf6sche?=\r\n\r\n").subject == "Frösche"
 
 
+@pytest.mark.parametrize("declared", [
+    b'boundary="=_abc\r\n def"',          # folded inside the quotes: unfolding keeps the space
+    b'boundary=\r\n "=_abc def"',          # folded before the value
+    b'\r\n\tboundary="=_abc def"',         # folded before the parameter
+])
+def test_a_folded_boundary_is_unfolded(declared: bytes) -> None:
+    """RFC 5322 section 2.2.3: unfolding removes the CRLF, not the white space after it."""
+    body = (b"--=_abc def\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+            b"--=_abc def\r\nContent-Type: application/pdf; name=a.pdf\r\n\r\n%PDF\r\n"
+            b"--=_abc def\r\nContent-Type: image/png; name=b.png\r\n\r\npng\r\n"
+            b"--=_abc def\r\nContent-Type: application/zip; name=c.zip\r\n\r\nzip\r\n--=_abc def--\r\n")
+    m = parse_message(mail(b"Content-Type: multipart/mixed; " + declared, body=body))
+    assert m.text == "hello" and m.defects == ()
+    assert [a.filename for a in m.attachments] == ["a.pdf", "b.png", "c.zip"]
+
+
+@pytest.mark.parametrize("plain", [b" \r\n \r\n", b"", b"\r\n\r\n", b"\t"])
+def test_a_blank_plain_part_gives_way_to_the_html(plain: bytes) -> None:
+    """Outlook for Mac sends a whitespace-only text/plain alternative."""
+    m = parse_message(multipart(b"Content-Type: text/plain; charset=UTF-8\r\n\r\n" + plain,
+                                b"Content-Type: text/html\r\n\r\n<p>Thursday at 15:00?</p>",
+                                ctype=b"multipart/alternative"))
+    assert (m.text, m.html, m.attachments) == ("Thursday at 15:00?", "<p>Thursday at 15:00?</p>", ())
+
+
+def test_an_empty_trailing_part_is_neither_body_nor_attachment() -> None:
+    m = parse_message(multipart(b"Content-Type: text/html\r\n\r\n<p>Thanks!</p>", b"", b"\r\n"))
+    assert (m.text, m.attachments) == ("Thanks!", ())
+
+
+def test_a_blank_plain_part_gives_way_to_a_later_one() -> None:
+    m = parse_message(multipart(b"Content-Type: text/plain\r\n\r\n \r\n", b"Content-Type: text/plain\r\n\r\nreal"))
+    assert (m.text, m.attachments) == ("real", ())
+
+
+@pytest.mark.parametrize("nested", [
+    b'Content-Type: multipart/alternative; boundary="never-used"\r\n\r\n',
+    b'Content-Type: multipart/alternative; boundary="A"\r\n\r\n--A--\r\n',
+    b"Content-Type: multipart/related\r\n\r\n",
+])
+def test_an_empty_nested_multipart_does_not_take_the_body(nested: bytes) -> None:
+    m = parse_message(multipart(nested, b"Content-Type: text/plain\r\n\r\nThe real text."))
+    assert (m.text, m.attachments) == ("The real text.", ())
+
+
+def test_an_unsplittable_nested_multipart_is_kept_after_the_real_text() -> None:
+    m = parse_message(multipart(b"Content-Type: multipart/alternative\r\n\r\nsome raw MIME source",
+                                b"Content-Type: text/plain\r\n\r\nThe real text."))
+    assert m.text == "The real text."
+    assert [(a.content_type, a.size) for a in m.attachments] == [("text/plain", 22)]  # its line end too
+
+
 def test_multipart_without_any_parts_shows_its_body() -> None:
     m = parse_message(mail(b"Content-Type: multipart/mixed", body=b"just text"))
     assert m.text == "just text" and "unparsable multipart" in m.defects
