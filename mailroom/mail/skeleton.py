@@ -37,7 +37,8 @@ _HEADER_LINE = re.compile(rb"^(From |[\041-\071\073-\176]*:|[\t ])")
 _NOT_HEADER = b"-\r\n"  # stands for a body line that ended a header block (a defect)
 _MAX_BOUNDARY_LINE = 1 << 17  # longer lines are never boundaries
 _PIECE = 1 << 20  # bytes handed on at a time, so an attachment is never copied whole
-_RELEASE = 8 << 20  # hand a spool file's pages back to the system after this many bytes
+_WINDOW = 1 << 20  # bytes searched at a time; a spool file's pages read are then given back
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)  # not on Windows
 
 
 @dataclass(frozen=True)
@@ -83,20 +84,25 @@ class _Builder:
         self.text_left = MAX_TEXT_BYTES
         self.count = 0
         self.salvaged = 0
-        self.released = 0
+        self.released = 0  # spool-file pages before this offset were given back
         self._patterns: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
 
     # --- lines -----------------------------------------------------------------------
 
-    def _line_end(self, i: int) -> int:
-        match = _EOL.search(self.buf, i, self.end)
-        return match.end() if match else self.end
+    def _line_end(self, i: int, longest: int) -> int:
+        """Where the line at `i` ends (after its line end); -1 when it is longer than `longest`."""
+        match = _EOL.search(self.buf, i, min(self.end, i + longest + 1))
+        if match is None:
+            return self.end if self.end - i <= longest else -1
+        if match.group() == b"\r" and match.end() < self.end and self.buf[match.end():match.end() + 1] == b"\n":
+            return match.end() + 1  # the window ended between CR and LF
+        return match.end()
 
     def _verdict(self, i: int, e: int, own: bytes | None) -> str | None:
         """What the line buf[i:e] (starting with "--") is: "eof" for a boundary on the stack,
         "delim" or "close" for `own` (RFC 2046 section 5.1.1: trailing blanks allowed)."""
-        if e - i > _MAX_BOUNDARY_LINE:
-            return None
+        if e < 0:
+            return None  # too long to be a boundary line
         core = self.buf[i:e].rstrip(b"\r\n").rstrip(b" \t")
         name, closing = core[2:], core[2:-2] if core.endswith(b"--") else None
         if self.stack and (name in self.stack or closing in self.stack):
@@ -113,10 +119,10 @@ class _Builder:
         i = self.pos
         if i >= self.end:
             return b""
-        e = self._line_end(i)
+        e = self._line_end(i, max(limit, _MAX_BOUNDARY_LINE))
         if self.stack and self.buf[i:i + 2] == b"--" and self._verdict(i, e, None) == "eof":
             return b""
-        if e - i > limit:
+        if e < 0 or e - i > limit:
             raise _Stop("headers too large; the rest of the message is not read")
         self.pos = e
         return bytes(self.buf[i:e])
@@ -167,7 +173,7 @@ class _Builder:
         that looks like a boundary."""
         buf, i, start = self.buf, self.pos, self.pos
         verdict = "end"
-        names = {*self.stack, own} - {None}
+        names = {name for name in (*self.stack, own) if name is not None and len(name) < _MAX_BOUNDARY_LINE}
         if guess is not None:
             lines = _DASH_LINE  # every "--" line may be the guess
         elif names:  # only lines that start like a boundary: fast over long text and base64
@@ -176,22 +182,31 @@ class _Builder:
                 rb"[\r\n]--(?:" + b"|".join(re.escape(name) for name in key) + rb")"))  # type: ignore[arg-type]
         else:
             lines = None
+        line_start = True  # whether `i` starts a line
         while lines is not None:
-            if i < self.end and buf[i:i + 2] == b"--":
+            if line_start and i < self.end and buf[i:i + 2] == b"--":
                 c = i
             else:
-                match = lines.search(buf, i, self.end)
+                low = i
+                while True:  # a window at a time, so a spool file is read (and let go) in order
+                    high = min(self.end, low + _WINDOW)
+                    match = lines.search(buf, low, high)
+                    if match is not None or high == self.end:
+                        break
+                    low = high - min(len(lines.pattern), _MAX_BOUNDARY_LINE)  # a match may straddle the end
+                    self._pass(write, start, low)
+                    start = low
                 if match is None:
                     break
                 c = match.start() + 1
-            e = self._line_end(c)
+            e = self._line_end(c, _MAX_BOUNDARY_LINE)
             found = self._verdict(c, e, own)
             if found:
                 verdict, self.pos = found, c
                 break
-            if guess is not None and guess.token is None:
+            if guess is not None and guess.token is None and e >= 0:
                 self._check_guess(guess, c, e)
-            i = e
+            i, line_start = (e, True) if e >= 0 else (c + 2, False)
             if c - start >= _PIECE:
                 self._pass(write, start, c)
                 start = c
@@ -201,12 +216,20 @@ class _Builder:
         return verdict
 
     def _pass(self, write: Callable[[bytes], None] | None, start: int, stop: int) -> None:
+        """Hand buf[start:stop] to `write` in pieces; give a spool file's pages back behind."""
         for at in range(start, stop, _PIECE):
             if write is not None:
                 write(bytes(self.buf[at:min(at + _PIECE, stop)]))
-        if isinstance(self.buf, mmap.mmap) and stop - self.released >= _RELEASE and hasattr(mmap, "MADV_DONTNEED"):
-            upto = stop - stop % mmap.PAGESIZE  # pages read are dropped; a re-read faults them in
-            self.buf.madvise(mmap.MADV_DONTNEED, self.released, upto - self.released)
+            if at + _PIECE - self.released >= _WINDOW:
+                self._release(min(at + _PIECE, stop))
+        self._release(stop)
+
+    def _release(self, upto: int) -> None:
+        """Drop the mapped pages before `upto` (read again, they fault back in): the
+        system counts a mapped file's pages read as this process's memory."""
+        if isinstance(self.buf, mmap.mmap) and upto - self.released >= _WINDOW and _DONTNEED is not None:
+            upto -= upto % mmap.PAGESIZE
+            self.buf.madvise(_DONTNEED, self.released, upto - self.released)
             self.released = upto
 
     def _check_guess(self, guess: _Guess, c: int, e: int) -> None:
@@ -321,7 +344,7 @@ class _Builder:
         """Copy the boundary line at `pos`, without its trailing blanks, and with a line feed
         after a lone CR: lines left out after it must not join it to a next line that starts
         with one, and mime.salvage only sees a boundary line that ends in a line feed."""
-        line = self.buf[self.pos:self._line_end(self.pos)]
+        line = self.buf[self.pos:self._line_end(self.pos, _MAX_BOUNDARY_LINE)]
         eol = line[len(line.rstrip(b"\r\n")):]
         self._emit(b"--" + own + (b"--" if close else b"") + (b"\r\n" if eol == b"\r" else eol))
         self.pos += len(line)
@@ -388,8 +411,8 @@ class _Builder:
         """The parts of a multipart, from its first delimiter line at `pos`."""
         while True:
             i = self.pos
-            e = self._line_end(i) if i < self.end and self.buf[i:i + 2] == b"--" else i
-            kind = self._verdict(i, e, own) if e > i else None
+            e = self._line_end(i, _MAX_BOUNDARY_LINE) if i < self.end and self.buf[i:i + 2] == b"--" else i
+            kind = self._verdict(i, e, own) if e != i else None
             if kind in (None, "eof"):
                 return  # the end of the input or of an outer part: no close delimiter
             self._delimiter(own, kind == "close")
@@ -401,8 +424,8 @@ class _Builder:
                 if i >= self.end:
                     self.phantom = True
                     break
-                e = self._line_end(i) if self.buf[i:i + 2] == b"--" else i
-                verdict = self._verdict(i, e, own) if e > i else None
+                e = self._line_end(i, _MAX_BOUNDARY_LINE) if self.buf[i:i + 2] == b"--" else i
+                verdict = self._verdict(i, e, own) if e != i else None
                 if verdict == "eof":
                     self.phantom = True
                     break

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailroom.mail.parse import parse_buffer, parse_whole
+from mailroom.mail import stream
+from mailroom.mail.parse import parse_buffer, parse_message, parse_whole
 from mailroom.mail.pop3 import Pop3Client
-from mailroom.mail.skeleton import skeleton_of
+from mailroom.mail.skeleton import _WINDOW, skeleton_of
 from mailroom.model import Endpoint
 from tests.mailgen import make_message
 from tests.servers.scripted import ScriptedPop3
@@ -81,3 +82,20 @@ def test_retr_to_streams_and_unstuffs(chunky, monkeypatch):
                 assert (size, sha) == (len(expected), hashlib.sha256(expected).hexdigest())
             assert pop.stat()[0] == 2                              # the session is still in step
             pop.quit()
+
+
+@pytest.mark.parametrize("shift", range(7))
+def test_a_boundary_across_the_edge_of_a_search_window_is_found(shift, tmp_path):
+    """The skeleton searches a body _WINDOW bytes at a time (and gives a spool file's
+    pages back behind it): a boundary line that straddles the edge is still found."""
+    head = (b"Subject: window\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            b"--b\r\nContent-Type: application/octet-stream; name=a.bin\r\n\r\n")
+    size = _WINDOW - 4 + shift  # "\r\n--b" begins here, from the body's first byte
+    data = (b"y" * 998 + b"\r\n") * (size // 1000) + b"z" * (size % 1000)
+    raw = head + data + b"\r\n--b\r\nContent-Type: image/png; name=p.png\r\n\r\npng\r\n--b--\r\n"
+    path = tmp_path / "spool.eml"
+    path.write_bytes(raw)
+    expected = [("a.bin", len(data), hashlib.sha256(data).hexdigest()),
+                ("p.png", 3, hashlib.sha256(b"png").hexdigest())]
+    for m in (parse_message(raw), stream.parse_file(path, hashlib.sha256(raw).hexdigest(), len(raw))):
+        assert [(a.filename, a.size, a.sha256) for a in m.attachments] == expected
