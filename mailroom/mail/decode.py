@@ -192,6 +192,8 @@ def address_text(value: str) -> tuple[str, str]:
     RFC 5322 comments, the header with them). In both, every RFC 2047 word outside a
     quoted string and outside <...> becomes a quoted string, so that what it holds (a
     comma, a colon, an @) can never be read as an address, a group or a list separator."""
+    if "(" not in value and "=?" not in value:
+        return value, value
     plain: list[str] = []
     commented: list[str] = []
     pos, size, angle = 0, len(value), 0

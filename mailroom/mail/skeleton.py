@@ -31,7 +31,6 @@ from mailroom.mail.transfer import Measure, TransferDecoder
 Buffer = bytes | mmap.mmap
 
 _EOL = re.compile(rb"\r\n|\r|\n")
-_DASH_LINE = re.compile(rb"[\r\n]--")  # a line that starts with "--", after the first
 # The feed parser's test for a header line (email.feedparser.headerRE), on bytes.
 _HEADER_LINE = re.compile(rb"^(From |[\041-\071\073-\176]*:|[\t ])")
 _NOT_HEADER = b"-\r\n"  # stands for a body line that ended a header block (a defect)
@@ -85,7 +84,7 @@ class _Builder:
         self.count = 0
         self.salvaged = 0
         self.released = 0  # spool-file pages before this offset were given back
-        self._patterns: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
+        self._seen: dict[bytes, tuple[int, int, int]] = {}  # _dash_line's last finds
 
     # --- lines -----------------------------------------------------------------------
 
@@ -173,32 +172,23 @@ class _Builder:
         that looks like a boundary."""
         buf, i, start = self.buf, self.pos, self.pos
         verdict = "end"
-        names = {name for name in (*self.stack, own) if name is not None and len(name) < _MAX_BOUNDARY_LINE}
-        if guess is not None:
-            lines = _DASH_LINE  # every "--" line may be the guess
-        elif names:  # only lines that start like a boundary: fast over long text and base64
-            key = tuple(sorted(names))  # type: ignore[arg-type]
-            lines = self._patterns.get(key) or self._patterns.setdefault(key, re.compile(
-                rb"[\r\n]--(?:" + b"|".join(re.escape(name) for name in key) + rb")"))  # type: ignore[arg-type]
-        else:
-            lines = None
+        watch = guess is not None or own is not None or bool(self.stack)
         line_start = True  # whether `i` starts a line
-        while lines is not None:
+        while watch:  # lines that start with "--" are the only ones to look at
             if line_start and i < self.end and buf[i:i + 2] == b"--":
                 c = i
             else:
                 low = i
                 while True:  # a window at a time, so a spool file is read (and let go) in order
                     high = min(self.end, low + _WINDOW)
-                    match = lines.search(buf, low, high)
-                    if match is not None or high == self.end:
+                    c = self._dash_line(low, high)
+                    if c >= 0 or high == self.end:
                         break
-                    low = high - min(len(lines.pattern), _MAX_BOUNDARY_LINE)  # a match may straddle the end
+                    low = high - 2  # "\n--" may straddle the window's end
                     self._pass(write, start, low)
                     start = low
-                if match is None:
+                if c < 0:
                     break
-                c = match.start() + 1
             e = self._line_end(c, _MAX_BOUNDARY_LINE)
             found = self._verdict(c, e, own)
             if found:
@@ -214,6 +204,20 @@ class _Builder:
         self.pos = stop
         self._pass(write, start, stop)
         return verdict
+
+    def _dash_line(self, low: int, high: int) -> int:
+        """Where the first line in buf[low:high] that starts with "--" begins, or -1. A plain
+        find (memchr speed over base64) for each kind of line end; the last finds are kept,
+        so a text with many "--" lines is not searched to the window's end each time."""
+        found = -1
+        for sep in (b"\n--", b"\r--"):  # a lone CR ends a line too (old Macintosh mail)
+            start, upto, at = self._seen.get(sep, (0, -1, -1))
+            if not (start <= low and (at >= low or (at < 0 and high <= upto))):
+                at = self.buf.find(sep, low, high)  # the first one from `low` (-1: none)
+                self._seen[sep] = (low, high, at)
+            if 0 <= at <= high - 3 and (found < 0 or at + 1 < found):
+                found = at + 1
+        return found
 
     def _pass(self, write: Callable[[bytes], None] | None, start: int, stop: int) -> None:
         """Hand buf[start:stop] to `write` in pieces; give a spool file's pages back behind."""
