@@ -50,7 +50,8 @@ class TransferDecoder:
     payload): characters outside the alphabet are skipped, the first complete padding
     ends the data, and a last group without padding is decoded all the same. Quoted-
     printable is decoded line by line (binascii, as the stdlib does). x-uuencode follows
-    the stdlib's reading (the data between `begin` and `end`); a part without a `begin`
+    the stdlib's reading (the data between `begin` and `end`), except that damage ends
+    the data where the stdlib would give back the encoded text; a part without a `begin`
     line is kept as it is. Anything else (7bit, 8bit, binary, unknown) is kept as it is.
     """
 
