@@ -24,12 +24,20 @@ _UNLABELLED = frozenset({"unknown-8bit", "x-unknown", "unknown", "default"})
 _NOT_CHARSETS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode"})
 _PLAIN_CODECS = frozenset({"utf-8", "cp1252", "ascii", "iso2022_jp"})
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that surrogateescape could not decode
 
 # RFC 2047 section 2 encoded-word; a language suffix (RFC 2231 section 5) is ignored.
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)\?=")
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)', re.S)
+# An address header outside comments: a quoted string, an encoded word, or a run of the rest.
+_ADDRESS_TOKEN = re.compile(r'(?P<quoted>"(?:[^"\\]|\\.)*"?)|(?P<word>' + _ENCODED_WORD.pattern
+                            + r')|[^"(<>=\\]+|\\.|.', re.S)
+_COMMENT_SPECIAL = re.compile(r"[()\\]")
 _SECTION = re.compile(r"^(.*?)\*(\d+)(\*?)$|^(.*?)(\*)$")
 _JIS_ESCAPE = re.compile(rb"\x1b(\$[@B]|\$\(D|\([BJI])")
+# A "Q" encoded word as it arrived, before the header is decoded as a whole.
+_RAW_Q_WORD = re.compile(rb"=\?[^?\s*]+(?:\*[^?\s]*)?\?[qQ]\?[^?]*\?=")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
 
 
 @functools.lru_cache(maxsize=256)
@@ -93,11 +101,24 @@ def decode_text(data: bytes, label: str | None, defects: list[str]) -> str:
                     defects.append(f"undecodable text in {label.strip()[:40]}")
             else:
                 codec = candidate
+    if text is None and _mostly_utf8(data):
+        # A stray bad byte in UTF-8 text: replace that byte, keep the rest as written
+        # (decoding the whole part as cp1252 would garble every other character).
+        text, codec = data.decode("utf-8", "replace"), "utf-8"
     if text is None:
         text, codec = data.decode("cp1252", "replace"), "cp1252"
     if codec not in _PLAIN_CODECS and _LONE_SURROGATE.search(text):
         text = _LONE_SURROGATE.sub("\ufffd", text)  # UTF-7 can decode to lone surrogates
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """More valid UTF-8 characters beyond ASCII than undecodable bytes: UTF-8 with a few
+    errors, not Latin-1 or cp1252 text (whose accented letters are never valid UTF-8)."""
+    text = data.decode("utf-8", "surrogateescape")
+    bad = len(_ESCAPED_BYTE.findall(text))
+    good = len(text) - len(text.encode("ascii", "ignore")) - bad
+    return good > bad
 
 
 def to_bytes(value: str) -> bytes:
@@ -111,10 +132,19 @@ def to_bytes(value: str) -> bytes:
 def header_text(value: str, defects: list[str]) -> str:
     """A raw header value as text, unfolded (RFC 5322 section 2.2.3), words still encoded."""
     if not value.isascii() or "\x1b" in value:
-        value = decode_text(to_bytes(value), None, defects)  # raw 8-bit: UTF-8, else cp1252
+        raw = to_bytes(value)
+        if b"=?" in raw:
+            # 8-bit bytes inside a "Q" word are in that word's charset (old clients send
+            # them raw): escape them, so decode_words decodes them once, with that charset.
+            raw = _RAW_Q_WORD.sub(lambda word: _HIGH_BYTE.sub(_qp_escape, word.group()), raw)
+        value = decode_text(raw, None, defects)  # raw 8-bit: UTF-8, else cp1252
     if "\n" in value or "\r" in value:
         value = _FOLD.sub("", value).replace("\r", "").replace("\n", "")
     return value.replace("\x00", "\ufffd").strip()
+
+
+def _qp_escape(match: re.Match[bytes]) -> bytes:
+    return b"=%02X" % match.group()[0]
 
 
 def _word_bytes(kind: str, text: str) -> bytes | None:
@@ -157,6 +187,42 @@ def decode_words(value: str, defects: list[str]) -> str:
     return "".join(out)
 
 
+def address_text(value: str) -> tuple[str, str]:
+    """An address header made safe for `email.utils.getaddresses`: (the header without its
+    RFC 5322 comments, the header with them). In both, every RFC 2047 word outside a
+    quoted string and outside <...> becomes a quoted string, so that what it holds (a
+    comma, a colon, an @) can never be read as an address, a group or a list separator."""
+    if "(" not in value and "=?" not in value:
+        return value, value
+    plain: list[str] = []
+    commented: list[str] = []
+    pos, size, angle = 0, len(value), 0
+    while pos < size:
+        if value[pos] == "(":  # RFC 5322 section 3.2.2: comments nest; "\" quotes a character
+            depth, end = 1, pos + 1
+            while depth and end < size:
+                special = _COMMENT_SPECIAL.search(value, end)
+                if special is None:
+                    end = size
+                    break
+                end = special.end() + (special.group() == "\\")
+                depth += {"(": 1, ")": -1}.get(special.group(), 0)
+            commented.append(value[pos:end])
+            plain.append(" ")
+            pos = end
+            continue
+        token = _ADDRESS_TOKEN.match(value, pos)
+        assert token is not None  # the last alternative matches any character
+        text = token.group()
+        angle = angle + 1 if text == "<" else max(angle - 1, 0) if text == ">" else angle
+        if token.group("word") and not angle:
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        plain.append(text)
+        commented.append(text)
+        pos = token.end()
+    return "".join(plain), "".join(commented)
+
+
 def mime_params(value: str, defects: list[str]) -> tuple[str, dict[str, str]]:
     """Split `type; name=value; ...` into the lower-cased first token and parameters,
     joining RFC 2231 continuations (`name*0*=`) and decoding `charset'lang'%XX` values."""
@@ -194,5 +260,3 @@ def _percent_decode(text: str) -> bytes:
     def byte(match: re.Match[bytes]) -> bytes:
         return bytes((int(match.group(1), 16),))
     return re.sub(rb"%([0-9A-Fa-f]{2})", byte, text.encode("utf-8"))
-
-

@@ -1,4 +1,4 @@
-"""Display helpers for what mail contains: safe attachment names, readable HTML.
+"""Display helpers for what mail contains: safe attachment and sender names, readable HTML.
 
 Pure: nothing here touches files or the network, and nothing raises on any input.
 """
@@ -12,8 +12,13 @@ _WS = re.compile(r"\s+")
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                       *(f"LPT{i}" for i in range(1, 10))})
+# Windows device names (the "Naming Files" rules): also with a superscript digit, and the
+# console's CONIN$/CONOUT$, whatever extension follows.
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                       *(f"{port}{digit}" for port in ("COM", "LPT")
+                         for digit in "123456789\u00b9\u00b2\u00b3")})
+# Control characters (C0, DEL, C1) and the bidi embeddings, overrides and isolates.
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def safe_filename(name: str) -> str:
@@ -28,6 +33,12 @@ def safe_filename(name: str) -> str:
     if name.partition(".")[0].rstrip().upper() in _RESERVED:
         name = "_" + name
     return name or "attachment"
+
+
+def display_name(name: str) -> str:
+    """A sender's display name fit to show and store: control and bidi-override characters
+    become spaces, runs of white space one space (an encoded CR/LF cannot start a line)."""
+    return _WS.sub(" ", _NAME_CONTROL.sub(" ", name)).strip()
 
 
 _SKIPPED = {tag: re.compile(f"</{tag}", re.I) for tag in ("script", "style", "title", "template")}

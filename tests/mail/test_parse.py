@@ -111,6 +111,16 @@ def test_threading_ids(headers: list[str], in_reply_to: tuple, references: tuple
     ("From: Jörg <j@x.de>".encode(), "from_addr", Address("Jörg", "j@x.de")),
     (b"From: a@x.de, b@x.de", "from_addr", Address("", "a@x.de")),
     (b"From: bob@example.com (Bob)", "from_addr", Address("Bob", "bob@example.com")),
+    # RFC 5322 section 3.2.2: comments (nested, with quoted pairs) are not part of name or address
+    (b"From: Pete(A wonderful \\) chap) <pete(his account)@silly.test(his host)>", "from_addr",
+     Address("Pete", "pete@silly.test")),
+    (b'From: "Doe (not a comment)" <j(x)@x.org>', "from_addr", Address("Doe (not a comment)", "j@x.org")),
+    # the address comes from the angle-addr, never from a decoded display name
+    (b"From: =?utf-8?q?Mallory=0D=0ABcc:_victim@evil.example?= <mallory@x.example>", "from_addr",
+     Address("Mallory Bcc: victim@evil.example", "mallory@x.example")),
+    (b"From: =?utf-8?q?boss@example.com?= <eve@x.example>", "from_addr", Address("boss@example.com", "eve@x.example")),
+    (b"To: =?utf-8?q?a=2C_b@evil.example?= <real@x.example>", "to", (Address("a, b@evil.example", "real@x.example"),)),
+    (b"From: =?utf-8?b?QQdCG0PigK5E?= <c@x.example>", "from_addr", Address("A B C D", "c@x.example")),
     (b"From: not an address", "from_addr", None),
     (b"From: <>", "from_addr", None),
     (b"To: a@b.c, garbage, <>, A@B.C", "to", (Address("", "a@b.c"),)),
@@ -156,6 +166,8 @@ def test_return_path(header: str | None, expected: str | None) -> None:
     ("こんにちは".encode("iso2022_jp"), "こんにちは"),
     (b"\x1b$B-!\x1b(B", "①"),  # CP932 extension inside ISO-2022-JP, as Outlook sends it
     ("Grüße".encode(), "Grüße"),
+    (b"=?iso-8859-1?Q?Fr\xf6sche?=", "Frösche"),  # raw 8-bit inside an encoded word: its charset's
+    (b"=?utf-8?Q?Fr\xc3\xb6sche?= \xe9t\xe9", "Frösche été"),
     ("Grüße €".encode("cp1252"), "Grüße €"),
     (b"a\r\n  b\r\n\tc", "a b c"),
     (b"", ""),
@@ -234,6 +246,10 @@ def test_header_date(block: bytes, expected: dt.datetime | None) -> None:
     ("text/plain; charset=utf-7", b"+2AA-", "\ufffd", None),
     ("text/plain; charset=utf-8", b"a\x00b", "a\ufffdb", None),
     ("text/plain; format=flowed", b"line one\r\nline two", "line one\nline two", None),
+    # one bad byte in UTF-8 text: replaced, the rest stays UTF-8
+    ("text/plain; charset=UTF-8", "При".encode() + b"\xff" + "вет, мир".encode(), "При\ufffdвет, мир",
+     "undecodable text in UTF-8"),
+    ("text/plain", "При".encode() + b"\xff" + "вет, мир".encode(), "При\ufffdвет, мир", None),
 ])
 def test_body_charsets(ctype: str | None, body: bytes, text: str, defect: str | None) -> None:
     m = parse_message(mail(f"Content-Type: {ctype}" if ctype else "X: y", body=body))
@@ -339,6 +355,7 @@ def test_tnef_is_an_attachment(header: bytes, ctype: str) -> None:
     (b'Content-Disposition: attachment; filename="a \\"quoted\\" name"', "a _quoted_ name"),
     (b"Content-Disposition: attachment; filename*=undefined''abc.txt", "abc.txt"),
     (b"Content-Disposition: attachment", "attachment"),
+    (b'Content-Disposition: attachment; filename="=?iso-8859-1?Q?M\xfcller.pdf?="', "Müller.pdf"),
 ])
 def test_attachment_filenames(header: bytes, filename: str) -> None:
     m = parse_message(multipart(b"Content-Type: text/plain\r\n\r\nbody",
@@ -363,6 +380,62 @@ def test_missing_or_wrong_boundary_is_guessed(ctype: bytes, defect: str) -> None
     assert m.text == "the text"
     assert [a.filename for a in m.attachments] == ["p.png"]
     assert defect in m.defects
+
+
+def test_the_example_subject_with_8bit_in_an_encoded_word() -> None:
+    assert parse_message(b"Subject: =?iso-8859-1?Q?Fr\xf6sche?=\r\n\r\n").subject == "Frösche"
+
+
+@pytest.mark.parametrize("declared", [
+    b'boundary="=_abc\r\n def"',          # folded inside the quotes: unfolding keeps the space
+    b'boundary=\r\n "=_abc def"',          # folded before the value
+    b'\r\n\tboundary="=_abc def"',         # folded before the parameter
+])
+def test_a_folded_boundary_is_unfolded(declared: bytes) -> None:
+    """RFC 5322 section 2.2.3: unfolding removes the CRLF, not the white space after it."""
+    body = (b"--=_abc def\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+            b"--=_abc def\r\nContent-Type: application/pdf; name=a.pdf\r\n\r\n%PDF\r\n"
+            b"--=_abc def\r\nContent-Type: image/png; name=b.png\r\n\r\npng\r\n"
+            b"--=_abc def\r\nContent-Type: application/zip; name=c.zip\r\n\r\nzip\r\n--=_abc def--\r\n")
+    m = parse_message(mail(b"Content-Type: multipart/mixed; " + declared, body=body))
+    assert m.text == "hello" and m.defects == ()
+    assert [a.filename for a in m.attachments] == ["a.pdf", "b.png", "c.zip"]
+
+
+@pytest.mark.parametrize("plain", [b" \r\n \r\n", b"", b"\r\n\r\n", b"\t"])
+def test_a_blank_plain_part_gives_way_to_the_html(plain: bytes) -> None:
+    """Outlook for Mac sends a whitespace-only text/plain alternative."""
+    m = parse_message(multipart(b"Content-Type: text/plain; charset=UTF-8\r\n\r\n" + plain,
+                                b"Content-Type: text/html\r\n\r\n<p>Thursday at 15:00?</p>",
+                                ctype=b"multipart/alternative"))
+    assert (m.text, m.html, m.attachments) == ("Thursday at 15:00?", "<p>Thursday at 15:00?</p>", ())
+
+
+def test_an_empty_trailing_part_is_neither_body_nor_attachment() -> None:
+    m = parse_message(multipart(b"Content-Type: text/html\r\n\r\n<p>Thanks!</p>", b"", b"\r\n"))
+    assert (m.text, m.attachments) == ("Thanks!", ())
+
+
+def test_a_blank_plain_part_gives_way_to_a_later_one() -> None:
+    m = parse_message(multipart(b"Content-Type: text/plain\r\n\r\n \r\n", b"Content-Type: text/plain\r\n\r\nreal"))
+    assert (m.text, m.attachments) == ("real", ())
+
+
+@pytest.mark.parametrize("nested", [
+    b'Content-Type: multipart/alternative; boundary="never-used"\r\n\r\n',
+    b'Content-Type: multipart/alternative; boundary="A"\r\n\r\n--A--\r\n',
+    b"Content-Type: multipart/related\r\n\r\n",
+])
+def test_an_empty_nested_multipart_does_not_take_the_body(nested: bytes) -> None:
+    m = parse_message(multipart(nested, b"Content-Type: text/plain\r\n\r\nThe real text."))
+    assert (m.text, m.attachments) == ("The real text.", ())
+
+
+def test_an_unsplittable_nested_multipart_is_kept_after_the_real_text() -> None:
+    m = parse_message(multipart(b"Content-Type: multipart/alternative\r\n\r\nsome raw MIME source",
+                                b"Content-Type: text/plain\r\n\r\nThe real text."))
+    assert m.text == "The real text."
+    assert [(a.content_type, a.size) for a in m.attachments] == [("text/plain", 22)]  # its line end too
 
 
 def test_multipart_without_any_parts_shows_its_body() -> None:
@@ -414,6 +487,11 @@ def test_name_in_content_type(name: bytes) -> None:
     ("nul.txt", "_nul.txt"),
     ("com1.log", "_com1.log"),
     ("lpt9", "_lpt9"),
+    ("COM\u00b9", "_COM\u00b9"),
+    ("lpt\u00b3.txt", "_lpt\u00b3.txt"),
+    ("CONIN$", "_CONIN$"),
+    ("conout$.log", "_conout$.log"),
+    ("conin.txt", "conin.txt"),
     ("console.txt", "console.txt"),
     ("a:b?.txt", "a_b_.txt"),
     ("trailing. ", "trailing"),
