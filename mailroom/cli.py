@@ -80,8 +80,7 @@ def cmd_password_set(args) -> int:
                                   f"see: {command('config', 'import', '--help')}", field="description")
             raise ConfigError("Say which mailbox:", field="description",
                               problems=[password_command(name) for name in names])
-        mailbox_id, _box = ctx.mailbox(args.description)
-        account, what = mailbox_account(mailbox_id), f'mailbox "{args.description}"'
+        account, what = mailbox_account(ctx.mailbox(args.description).id), f'mailbox "{args.description}"'
     password = _read_password(f"Password for {what}: ")
     if not password:
         raise ConfigError("The password is empty; nothing was saved.", field="password")
@@ -97,7 +96,7 @@ def cmd_mailbox_reset(args) -> int:
     from mailroom.worker import mailbox_lock
 
     ctx = open_context(args)
-    mailbox_id, _box = ctx.mailbox(args.description)
+    mailbox_id = ctx.mailbox(args.description).id
     if not args.yes:
         raise ConfigError(f'This forgets which messages on the server mailbox "{args.description}" has '
                           "already seen, so the next fetch looks at every one again (messages already "

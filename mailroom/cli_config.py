@@ -71,7 +71,7 @@ def _print_missing_passwords(ctx) -> None:
     from mailroom.secrets import mailbox_account, outgoing_account, password_command
 
     settings = ctx.settings()
-    wanted = [(mailbox_account(ctx.mailbox(b["description"])[0]), b["description"]) for b in settings["mailboxes"]]
+    wanted = [(mailbox_account(ctx.mailbox(b["description"]).id), b["description"]) for b in settings["mailboxes"]]
     if settings["outgoing"].get("host") and settings["outgoing"].get("username"):
         wanted.append((outgoing_account(), None))
     try:

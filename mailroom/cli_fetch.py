@@ -50,11 +50,13 @@ class _Interrupt:
 
 
 def cmd_fetch(args) -> int:
-    from mailroom.fetch import enabled_mailboxes, load_mailbox_row
+    from mailroom.store import mailboxes
     from mailroom.worker import MailboxBusy, run_locked
 
     ctx = open_context(args)
-    boxes = [load_mailbox_row(ctx, args.mailbox)] if args.mailbox else enabled_mailboxes(ctx)
+    with ctx.engine.connect() as conn:
+        boxes = [mailboxes.by_description(conn, args.mailbox)] if args.mailbox else \
+            mailboxes.every(conn, enabled_only=True)
     reports = []
     drained = None
     with _Interrupt() as interrupt:
@@ -64,7 +66,7 @@ def cmd_fetch(args) -> int:
             try:
                 reports.append(run_locked(ctx, box, stop=interrupt.stop).as_dict())
             except MailboxBusy:
-                reports.append({"mailbox": box["description"], "error_kind": "busy",
+                reports.append({"mailbox": box.description, "error_kind": "busy",
                                 "error": "Another Mailroom is checking this mailbox right now."})
         if not interrupt.stop.is_set():  # stopped: the replies wait for the next run, not hold up the stop
             drained = drain_outbox(ctx)

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import ConfigError, MailroomError, Problem
 from mailroom.model import (CheckResult, FieldSpec, MailboxState, MergeFieldHelp, NewMessage, OutboxCounts,
@@ -36,10 +37,6 @@ log = logging.getLogger("mailroom.controller")
 
 Account = str | int          # "outgoing", or a mailbox id
 NEW_MESSAGES_SHOWN = 5
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class Controller:
@@ -477,14 +474,15 @@ class Controller:
         used. Errors name the field to fix.
         """
         from mailroom.checks import probe_mailbox
+        from mailroom.store.mailboxes import from_entry
 
-        box = _entry_for_check("mailboxes", entry)
+        box = from_entry(_entry_for_check("mailboxes", entry))
         if not password:
-            saved_as = key or box.get("description")
+            saved_as = key or box.description
             mailbox_id = self._mailbox_id(saved_as) if saved_as else None
             if mailbox_id is None:
                 raise ConfigError("Enter the password to test this email box.", field="password")
-            password = self.ctx.secrets.require(self._account(mailbox_id), f'mailbox "{box["description"]}"')
+            password = self.ctx.secrets.require(self._account(mailbox_id), f'mailbox "{box.description}"')
         return probe_mailbox(self.ctx, box, password)
 
     def send_test_email(self, to: str | None = None) -> CheckResult:

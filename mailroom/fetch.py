@@ -33,15 +33,16 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from mailroom import paths
+from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import MailroomError, StorageError
 from mailroom.mail import stream
 from mailroom.mail.parse import header_date
 from mailroom.mail.parsing import PARALLEL_MIN, ParseFailed, can_spawn, parse_one, parsed_in_order
 from mailroom.mail.pop3 import MessageRejected, Pop3Client, Spooled
-from mailroom.model import Endpoint, ParsedMessage
+from mailroom.model import Endpoint, Mailbox, ParsedMessage
 from mailroom.secrets import mailbox_account
-from mailroom.store import failures, records, schema
+from mailroom.store import failures, records
 from mailroom.store.raw import RawStore
 
 log = logging.getLogger("mailroom.fetch")
@@ -57,12 +58,15 @@ MAX_SESSIONS = 25              # Gmail lists ~250 messages per session: keep rec
 _STORE_WRITES = threading.RLock()
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 @dataclass
 class RunReport:
+    """What one run of one mailbox did, counted as it goes: the activity log's row
+    (`counts()`, model.RunCounts' fields plus the error) and `fetch --json`'s entry.
+
+    `error`/`error_kind` say why the run stopped early (None: it finished);
+    `outbox_ids` are the auto-replies it queued, for the caller to send.
+    """
+
     mailbox: str
     listed: int = 0
     new: int = 0
@@ -84,16 +88,6 @@ class RunReport:
     def counts(self) -> dict:
         """The columns of this run's row in the activity log (runs): counts and the error."""
         return {k: v for k, v in self.as_dict().items() if k != "mailbox"}
-
-
-def load_mailbox_row(ctx: Context, description: str | None = None, mailbox_id: int | None = None) -> dict:
-    table = schema.mailboxes
-    where = table.c.id == mailbox_id if mailbox_id is not None else table.c.description == description
-    with ctx.engine.connect() as conn:
-        row = conn.execute(sa.select(table).where(where)).mappings().first()
-    if row is None:
-        ctx.mailbox(description)  # raises the ConfigError that lists the mailboxes
-    return dict(row)
 
 
 @dataclass(frozen=True)
@@ -164,26 +158,19 @@ def _header_block(head: bytes) -> bytes:
     return head
 
 
-def enabled_mailboxes(ctx: Context) -> list[dict]:
-    table = schema.mailboxes
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(sa.select(table).where(table.c.enabled).order_by(table.c.id)).mappings()
-        return [dict(r) for r in rows]
-
-
 class MailboxRun:
     """Run one mailbox once. `stop` is checked between messages."""
 
-    def __init__(self, ctx: Context, mailbox: dict, *, stop: threading.Event | None = None,
+    def __init__(self, ctx: Context, mailbox: Mailbox, *, stop: threading.Event | None = None,
                  clock: Callable[[], dt.datetime] = utcnow):
         self.ctx = ctx
         self.box = mailbox
         self.stop = stop or threading.Event()
         self.clock = clock
         self.raw = RawStore(paths.raw_dir())
-        self.report = RunReport(mailbox=mailbox["description"])
-        self.delete = not mailbox["leave_on_server"]
-        self.max_message = mailbox["max_message_mb"] << 20
+        self.report = RunReport(mailbox=mailbox.description)
+        self.delete = not mailbox.leave_on_server
+        self.max_message = mailbox.max_message_mb << 20
         self._importer = None
         self._counted: set[str] = set()
 
@@ -201,16 +188,16 @@ class MailboxRun:
         box = self.box
         try:
             with self._writing() as conn:
-                run_id = records.start_run(conn, box["id"], self.clock())
+                run_id = records.start_run(conn, box.id, self.clock())
         except StorageError as exc:
             self.report.error, self.report.error_kind = exc.message, exc.kind
-            log.warning("mailbox %s: %s", box["description"], exc.message)
+            log.warning("mailbox %s: %s", box.description, exc.message)
             return self.report
         try:
             endpoint = self.ctx.mailbox_endpoint(box)
             # The keyring answers over D-Bus while the TLS handshake runs (~15 ms each).
-            password = _Background(self.ctx.secrets.require, mailbox_account(box["id"]),
-                                   f'mailbox "{box["description"]}"')
+            password = _Background(self.ctx.secrets.require, mailbox_account(box.id),
+                                   f'mailbox "{box.description}"')
             for session in range(MAX_SESSIONS):
                 with _open(endpoint, password, self.max_message) as pop:
                     progressed = self._session(pop, first=session == 0)
@@ -218,7 +205,7 @@ class MailboxRun:
                     break
         except MailroomError as exc:
             self.report.error, self.report.error_kind = exc.message, exc.kind
-            log.warning("mailbox %s: %s", box["description"], exc.message)
+            log.warning("mailbox %s: %s", box.description, exc.message)
         finally:
             try:
                 with self._writing() as conn:
@@ -226,11 +213,11 @@ class MailboxRun:
             except StorageError as exc:
                 self.report.error = self.report.error or exc.message
                 self.report.error_kind = self.report.error_kind or exc.kind
-                log.warning("mailbox %s: %s", box["description"], exc.message)
+                log.warning("mailbox %s: %s", box.description, exc.message)
         if not self.report.error:
             r = self.report
             log.info("mailbox %s: %d listed, %d new, %d imported, %d duplicates, %d skipped, %d quarantined, "
-                     "%d too large, %d deleted", box["description"], r.listed, r.new, r.imported, r.duplicates,
+                     "%d too large, %d deleted", box.description, r.listed, r.new, r.imported, r.duplicates,
                      r.skipped_before_cutoff, r.quarantined, r.too_large, r.deleted)
         return self.report
 
@@ -258,7 +245,7 @@ class MailboxRun:
             # (UIDL ids are unique, pop.uidl() makes sure: each number is its own message.)
             to_delete = [n for n, uid in listing.items() if seen.get(uid) in ("imported", "duplicate")]
         try:
-            if new and box["exclude_before"] and not self.stop.is_set():
+            if new and box.exclude_before and not self.stop.is_set():
                 new = self._skip_before_cutoff(pop, new)
             if new and not self.stop.is_set():
                 to_delete += self._fetch(pop, new)
@@ -276,11 +263,11 @@ class MailboxRun:
 
     def _seen_uids(self) -> dict[str, str]:
         with self.ctx.engine.connect() as conn:
-            return records.seen_uids(conn, self.box["id"])
+            return records.seen_uids(conn, self.box.id)
 
     def _skip_before_cutoff(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Read headers only (TOP n 0); record older messages as skipped, never RETR them."""
-        cutoff = dt.datetime.combine(self.box["exclude_before"], dt.time(), dt.timezone.utc)
+        cutoff = dt.datetime.combine(self.box.exclude_before, dt.time(), dt.timezone.utc)
         uid_of = dict(new)
         keep, skip = [], []
         try:
@@ -293,7 +280,7 @@ class MailboxRun:
         finally:
             # Also when a TOP was rejected: the decisions made so far hold.
             with self._writing() as conn:
-                records.mark_skipped_many(conn, self.box["id"], skip, self.clock())
+                records.mark_skipped_many(conn, self.box.id, skip, self.clock())
             self.report.skipped_before_cutoff += len(skip)
         return keep
 
@@ -314,7 +301,7 @@ class MailboxRun:
             elif not self.stop.is_set():
                 self._hold(uid, _header_block(pop.top(n, 0)), too_large=True,
                            reason=f"It is {sizes[n] / (1 << 20):.1f} MB, larger than the "
-                                  f"{self.box['max_message_mb']} MB allowed (max_message_mb). It was left on "
+                                  f"{self.box.max_message_mb} MB allowed (max_message_mb). It was left on "
                                   "the server; its headers are kept.")
         large = [(n, uid) for n, uid in wanted if sizes.get(n, 0) > stream.LARGE]
         small = [(n, uid) for n, uid in wanted if sizes.get(n, 0) <= stream.LARGE]
@@ -470,10 +457,10 @@ class MailboxRun:
             if headers is not None:
                 self._keep_raw(sha256, headers)
             with self._writing() as conn:
-                records.quarantine(conn, self.box["id"], uid, sha256, reason, self.clock(), state)
+                records.quarantine(conn, self.box.id, uid, sha256, reason, self.clock(), state)
         if too_large:
             self.report.too_large += 1
         else:
             self.report.quarantined += 1
-        log.warning("mailbox %s: message %s %s: %s", self.box["description"], uid,
+        log.warning("mailbox %s: message %s %s: %s", self.box.description, uid,
                     "too large" if too_large else "quarantined", reason)

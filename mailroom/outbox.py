@@ -21,6 +21,7 @@ import filelock
 import sqlalchemy as sa
 
 from mailroom import paths
+from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import MailroomError, SendError
 from mailroom.mail.parse import parse_message
@@ -32,10 +33,6 @@ from mailroom.store import schema as s
 log = logging.getLogger("mailroom.outbox")
 
 MAX_BACKOFF = dt.timedelta(hours=1)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass

@@ -20,7 +20,10 @@ import filelock
 
 from mailroom import paths
 from mailroom.context import Context
-from mailroom.fetch import MailboxRun, RunReport, enabled_mailboxes, utcnow
+from mailroom.clock import utcnow
+from mailroom.fetch import MailboxRun, RunReport
+from mailroom.model import Mailbox
+from mailroom.store import mailboxes
 
 log = logging.getLogger("mailroom.worker")
 
@@ -80,14 +83,14 @@ def mailbox_lock(mailbox_id: int) -> filelock.BaseFileLock:
     return filelock.FileLock(folder / f"mailbox-{mailbox_id}.lock")
 
 
-def run_locked(ctx: Context, mailbox: dict, *, stop: threading.Event | None = None,
+def run_locked(ctx: Context, mailbox: Mailbox, *, stop: threading.Event | None = None,
                clock: Callable[[], dt.datetime] = utcnow) -> RunReport:
     """One run of `mailbox` while holding its lock; MailboxBusy when someone else holds it."""
-    lock = mailbox_lock(mailbox["id"])
+    lock = mailbox_lock(mailbox.id)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        raise MailboxBusy(mailbox["description"]) from None
+        raise MailboxBusy(mailbox.description) from None
     try:
         return MailboxRun(ctx, mailbox, stop=stop, clock=clock).run()
     finally:
@@ -182,17 +185,18 @@ class Worker(threading.Thread):
             forced, self._due_now = self._due_now, set()
             reload, self._reload = self._reload, False
         later: set[str] = set()
-        boxes = enabled_mailboxes(self.ctx)
+        with self.ctx.engine.connect() as conn:
+            boxes = mailboxes.every(conn, enabled_only=True)
         if reload:
             self._reschedule(boxes)
         for box in boxes:
             if self._stopping.is_set():
                 return
-            name = box["description"]
+            name = box.description
             wanted = "*" in forced or name in forced
             with self._lock:
-                running = box["id"] in self._runs
-                due = self._due.get(box["id"], now) <= now
+                running = box.id in self._runs
+                due = self._due.get(box.id, now) <= now
             if running:
                 if wanted:
                     later.add(name)          # asked for during its run: once more when it ends
@@ -204,38 +208,38 @@ class Worker(threading.Thread):
             with self._lock:
                 self._due_now |= later
 
-    def _start(self, box: dict) -> None:
-        thread = threading.Thread(target=self._run_one, args=(box,), name=f"mailroom-run-{box['id']}", daemon=True)
+    def _start(self, box: Mailbox) -> None:
+        thread = threading.Thread(target=self._run_one, args=(box,), name=f"mailroom-run-{box.id}", daemon=True)
         with self._lock:
-            self._runs[box["id"]] = thread
-        self.status.update(box["description"], state="running")
+            self._runs[box.id] = thread
+        self.status.update(box.description, state="running")
         thread.start()
 
-    def _reschedule(self, boxes: list[dict]) -> None:
-        enabled = {box["id"] for box in boxes}
+    def _reschedule(self, boxes: list[Mailbox]) -> None:
+        enabled = {box.id for box in boxes}
         changed = []
         with self._lock:
             for mailbox_id in [i for i in self._due if i not in enabled]:
                 del self._due[mailbox_id]               # disabled or removed: no longer wakes the loop
             for box in boxes:
-                ended = self._ended.get(box["id"])
-                if ended is None or box["id"] in self._runs:
+                ended = self._ended.get(box.id)
+                if ended is None or box.id in self._runs:
                     continue
-                poll = dt.timedelta(minutes=box["poll_minutes"])
-                self._due[box["id"]] = due = ended + backoff(poll, self._failures.get(box["id"], 0))
-                changed.append((box["description"], due))
+                poll = dt.timedelta(minutes=box.poll_minutes)
+                self._due[box.id] = due = ended + backoff(poll, self._failures.get(box.id, 0))
+                changed.append((box.description, due))
         for name, due in changed:
             self.status.update(name, next_run_at=due)
 
-    def _run_one(self, box: dict) -> None:
+    def _run_one(self, box: Mailbox) -> None:
         """One run, on its own thread; then its schedule, its status, and the outbox."""
-        name, poll = box["description"], dt.timedelta(minutes=box["poll_minutes"])
+        name, poll = box.description, dt.timedelta(minutes=box.poll_minutes)
         try:
             try:
                 report = run_locked(self.ctx, box, stop=self._stopping, clock=self.clock)
             except MailboxBusy:
                 with self._lock:
-                    self._due[box["id"]] = next_run = self.clock() + dt.timedelta(minutes=1)
+                    self._due[box.id] = next_run = self.clock() + dt.timedelta(minutes=1)
                 self.status.update(name, state="busy", next_run_at=next_run)
                 return
             except Exception as exc:  # noqa: BLE001 - a bug must back off like any failure, not spin
@@ -243,16 +247,16 @@ class Worker(threading.Thread):
                 report = RunReport(mailbox=name, error=f"Internal error: {type(exc).__name__}",
                                    error_kind="internal")
             with self._lock:
-                failures = self._failures.get(box["id"], 0) + 1 if report.error else 0
-                self._failures[box["id"]] = failures
-                self._ended[box["id"]] = self.clock()
-                self._due[box["id"]] = next_run = self.clock() + backoff(poll, failures)
+                failures = self._failures.get(box.id, 0) + 1 if report.error else 0
+                self._failures[box.id] = failures
+                self._ended[box.id] = self.clock()
+                self._due[box.id] = next_run = self.clock() + backoff(poll, failures)
             self.status.update(name, state="error" if report.error else "waiting", last_run_at=self.clock(),
                                next_run_at=next_run, failures=failures, last_report=report)
             self._request_drain()
         finally:
             with self._lock:
-                self._runs.pop(box["id"], None)
+                self._runs.pop(box.id, None)
             self._wake.set()
 
     def _request_drain(self) -> None:

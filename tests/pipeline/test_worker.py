@@ -164,8 +164,8 @@ def test_a_trickling_mailbox_never_stalls_the_others_or_the_outbox(ctx, mailbox_
                                autoreply_template="Thanks")],
             outgoing=outgoing(smtp, ca_file=certs.ca_crt), templates=[THANKS])
         repo.save(ctx.engine, validate(doc)[0])
-        ctx.secrets.set(mailbox_account(ctx.mailbox("Slow")[0]), slow_server.password)
-        ctx.secrets.set(mailbox_account(ctx.mailbox("Studio")[0]), mailbox_user.password)
+        ctx.secrets.set(mailbox_account(ctx.mailbox("Slow").id), slow_server.password)
+        ctx.secrets.set(mailbox_account(ctx.mailbox("Studio").id), mailbox_user.password)
         ctx.secrets.set(outgoing_account(), "studiopw")
         mailbox_user.deliver_many(inquiry(i, mailbox_user) for i in range(3))
         ctx.timeout = 120                      # Slow's deadline is far away: it stays stuck
