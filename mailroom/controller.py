@@ -22,16 +22,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import sqlalchemy as sa
-
 from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import ConfigError, MailroomError, Problem
-from mailroom.model import (CheckResult, FieldSpec, MailboxState, MergeFieldHelp, NewMessage, OutboxCounts,
-                            RunCounts, RunRecord, SectionSpec, Status, TemplatePreview)
+from mailroom.model import (CheckResult, FieldSpec, Mailbox, MailboxState, MergeFieldHelp, NewMessage, RunRecord,
+                            SectionSpec, Status, TemplatePreview)
 from mailroom.settings.document import Document
 from mailroom.settings.fields import REQUIRED, SECTION, SECTIONS
-from mailroom.store import schema as s
+from mailroom.store import mailboxes, records
 
 log = logging.getLogger("mailroom.controller")
 
@@ -91,28 +89,27 @@ class Controller:
     def check_now(self, mailbox_id: int | None = None) -> None:
         """Check one mailbox (or every enabled one) now, even while paused."""
         worker = self._require_worker()
-        if mailbox_id is None:
-            worker.check_now()
-            return
-        worker.check_now(self._description(mailbox_id))
+        if mailbox_id is not None:
+            with self.ctx.engine.connect() as conn:
+                mailboxes.by_id(conn, mailbox_id)      # a ConfigError when there is none
+        worker.check_now(mailbox_id)
 
     def set_paused(self, paused: bool, until: dt.datetime | None = None) -> None:
-        """Pause scheduled checks (until `until`, or until resumed); check-now still works."""
+        """Pause scheduled checks (until `until`, or until resumed); check-now still works.
+        The worker announces the change (`_worker_changed`)."""
         worker = self._require_worker()
         with self._lock:
             self._cancel_resume_timer()
-            if paused:
-                worker.pause()
-                self._paused_until = until if until is not None else None
-                if until is not None:
-                    seconds = max((until - self.clock()).total_seconds(), 0.0)
-                    self._resume_timer = threading.Timer(seconds, self.set_paused, args=(False,))
-                    self._resume_timer.daemon = True
-                    self._resume_timer.start()
-            else:
-                worker.resume()
-                self._paused_until = None
-        self._announce()
+            self._paused_until = until if paused else None
+            if paused and until is not None:
+                seconds = max((until - self.clock()).total_seconds(), 0.0)
+                self._resume_timer = threading.Timer(seconds, self.set_paused, args=(False,))
+                self._resume_timer.daemon = True
+                self._resume_timer.start()
+        if paused:
+            worker.pause()
+        else:
+            worker.resume()
 
     def _cancel_resume_timer(self) -> None:
         if self._resume_timer is not None:
@@ -137,32 +134,26 @@ class Controller:
     def status(self) -> Status:
         """Every mailbox's state, the outbox and the quarantine, as one frozen snapshot."""
         with self.ctx.engine.connect() as conn:
-            rows = conn.execute(sa.select(s.mailboxes.c.id, s.mailboxes.c.description, s.mailboxes.c.enabled,
-                                          s.mailboxes.c.poll_minutes).order_by(s.mailboxes.c.id)).all()
-            outbox = dict(conn.execute(sa.select(s.outbox.c.state, sa.func.count()).group_by(s.outbox.c.state)).all())
-            quarantined = conn.execute(sa.select(sa.func.count()).select_from(s.quarantine)).scalar()
-            last_runs = self._last_runs(conn)
+            boxes = mailboxes.every(conn)
+            outbox = records.outbox_counts(conn)
+            quarantined = records.quarantined_count(conn)
+            last_runs = records.latest_runs(conn)
         worker = self._worker
         live = worker.status.snapshot() if worker is not None else {}
         paused = bool(worker is not None and worker.status.paused)
-        boxes = []
         with self._lock:
-            for mailbox_id, description, enabled, _poll in rows:
-                boxes.append(self._mailbox_state(mailbox_id, description, bool(enabled), live.get(description),
-                                                 last_runs.get(mailbox_id), paused))
+            states = tuple(self._mailbox_state(box, live.get(box.id), last_runs.get(box.id), paused)
+                           for box in boxes)
             return Status(paused=paused, paused_until=self._paused_until if paused else None,
-                          mailboxes=tuple(boxes),
-                          outbox=OutboxCounts(**{k: outbox.get(k, 0) for k in
-                                                 ("pending", "sending", "sent", "failed", "uncertain")}),
-                          quarantined=quarantined, unread=self._unread, outbox_error=self._outbox_error,
-                          seq=self._seq)
+                          mailboxes=states, outbox=outbox, quarantined=quarantined, unread=self._unread,
+                          outbox_error=self._outbox_error, seq=self._seq)
 
-    def _mailbox_state(self, mailbox_id, description, enabled, live, last_run: RunRecord | None,
-                       paused: bool) -> MailboxState:
-        state = MailboxState(id=mailbox_id, description=description, enabled=enabled,
+    def _mailbox_state(self, box: Mailbox, live, last_run: RunRecord | None, paused: bool) -> MailboxState:
+        enabled = box.enabled
+        state = MailboxState(id=box.id, description=box.description, enabled=enabled,
                              state="waiting" if enabled else "disabled",
-                             run_seq=self._run_seq.get(mailbox_id, 0),
-                             new_messages=self._new.get(mailbox_id, ()))
+                             run_seq=self._run_seq.get(box.id, 0),
+                             new_messages=self._new.get(box.id, ()))
         if last_run is not None:
             state = replace(state, last_run_at=last_run.ended_at or last_run.started_at, counts=last_run.counts,
                             error=last_run.error, error_kind=last_run.error_kind,
@@ -173,21 +164,10 @@ class Controller:
             state = replace(state, state=word, next_run_at=live.next_run_at, failures=live.failures)
             if report is not None:
                 state = replace(state, error=report.error, error_kind=report.error_kind,
-                                error_field=getattr(report, "error_field", None))
+                                error_field=report.error_field)
         if paused and enabled and state.state == "waiting":
             state = replace(state, state="paused")
         return state
-
-    @staticmethod
-    def _last_runs(conn) -> dict[int, RunRecord]:
-        # One newest-first walk of each mailbox's runs on its mailbox_id index, not a
-        # GROUP BY over the whole history (8 ms at 14,400 runs; the dashboard asks often).
-        r = s.runs.alias("r")
-        newest = (sa.select(r.c.id).where(r.c.mailbox_id == s.mailboxes.c.id, r.c.ended_at.is_not(None))
-                  .order_by(r.c.id.desc()).limit(1).scalar_subquery())
-        latest = sa.select(newest).select_from(s.mailboxes)
-        rows = conn.execute(sa.select(s.runs).where(s.runs.c.id.in_(latest))).mappings()
-        return {r["mailbox_id"]: _run_record(r, "") for r in rows}
 
     def subscribe(self, callback: Callable[[Status], None]) -> Callable[[], None]:
         """Call `callback(status)` after every change; returns the function that unsubscribes."""
@@ -215,13 +195,11 @@ class Controller:
                 log.exception("status subscriber failed")
 
     def _worker_changed(self, snapshot: dict) -> None:
-        """The worker finished or started a run: count it and note what it imported."""
+        """The worker started or finished a run, or paused: count each finished run once,
+        note what it imported, and tell the subscribers."""
         with self._lock:
-            for description, live in snapshot.items():
-                if live.state == "running" or live.last_report is None:
-                    continue
-                mailbox_id = self._mailbox_id(description)
-                if mailbox_id is None or live.last_run_at is None:
+            for mailbox_id, live in snapshot.items():
+                if live.state == "running" or live.last_report is None or live.last_run_at is None:
                     continue
                 if self._counted.get(mailbox_id) == live.last_run_at:
                     continue
@@ -233,12 +211,8 @@ class Controller:
         self._announce()
 
     def _imported_messages(self, mailbox_id: int, count: int) -> tuple[NewMessage, ...]:
-        m = s.messages
         with self.ctx.engine.connect() as conn:
-            rows = conn.execute(sa.select(m.c.id, m.c.client_id, m.c.from_name, m.c.from_addr, m.c.subject)
-                                .where(m.c.mailbox_id == mailbox_id, m.c.direction == "in")
-                                .order_by(m.c.id.desc()).limit(min(count, NEW_MESSAGES_SHOWN))).all()
-        return tuple(NewMessage(pk, client, name or addr, subject) for pk, client, name, addr, subject in reversed(rows))
+            return records.newest_messages(conn, mailbox_id, min(count, NEW_MESSAGES_SHOWN))
 
     def acknowledge_new_mail(self) -> None:
         """The user has seen the page: clear the unread count (the tray's badge)."""
@@ -248,29 +222,15 @@ class Controller:
             self._unread = 0
         self._announce()
 
-    def _description(self, mailbox_id: int) -> str:
-        with self.ctx.engine.connect() as conn:
-            name = conn.execute(sa.select(s.mailboxes.c.description).where(s.mailboxes.c.id == mailbox_id)).scalar()
-        if name is None:
-            raise ConfigError(f"There is no mailbox number {mailbox_id}.", field="mailbox")
-        return name
-
     def _mailbox_id(self, description: str) -> int | None:
         with self.ctx.engine.connect() as conn:
-            return conn.execute(sa.select(s.mailboxes.c.id).where(s.mailboxes.c.description == description)).scalar()
+            return mailboxes.find_id(conn, description)
 
     # --- the activity log -------------------------------------------------------------
     def activity(self, limit: int = 50, mailbox_id: int | None = None, before: int | None = None) -> tuple[RunRecord, ...]:
         """The latest runs, newest first; `before` is a run id (keyset paging)."""
-        r, b = s.runs, s.mailboxes
-        query = (sa.select(r, b.c.description).select_from(r.outerjoin(b, r.c.mailbox_id == b.c.id))
-                 .order_by(r.c.id.desc()).limit(max(1, min(limit, 500))))
-        if mailbox_id is not None:
-            query = query.where(r.c.mailbox_id == mailbox_id)
-        if before is not None:
-            query = query.where(r.c.id < before)
         with self.ctx.engine.connect() as conn:
-            return tuple(_run_record(row, row["description"] or "") for row in conn.execute(query).mappings())
+            return records.recent_runs(conn, max(1, min(limit, 500)), mailbox_id, before)
 
     # --- settings ---------------------------------------------------------------------
     def settings(self) -> Document:
@@ -540,13 +500,6 @@ def _rename_references(doc: Document, section: str, old: str, new: str) -> None:
             for entry in entries:
                 if entry.get(f.name) == old:
                     entry[f.name] = new
-
-
-def _run_record(row, description: str) -> RunRecord:
-    counts = RunCounts(**{k: row[k] or 0 for k in ("listed", "new", "imported", "duplicates",
-                                                  "skipped_before_cutoff", "quarantined", "too_large", "deleted")})
-    return RunRecord(id=row["id"], mailbox_id=row["mailbox_id"], mailbox=description, started_at=row["started_at"],
-                     ended_at=row["ended_at"], counts=counts, error_kind=row["error_kind"], error=row["error"])
 
 
 __all__ = ["Controller", "Problem", "utcnow"]

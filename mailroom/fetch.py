@@ -63,8 +63,9 @@ class RunReport:
     """What one run of one mailbox did, counted as it goes: the activity log's row
     (`counts()`, model.RunCounts' fields plus the error) and `fetch --json`'s entry.
 
-    `error`/`error_kind` say why the run stopped early (None: it finished);
-    `outbox_ids` are the auto-replies it queued, for the caller to send.
+    `error`/`error_kind` say why the run stopped early (None: it finished) and
+    `error_field` which setting to fix, if one is; `outbox_ids` are the auto-replies it
+    queued, for the caller to send.
     """
 
     mailbox: str
@@ -78,12 +79,18 @@ class RunReport:
     deleted: int = 0
     error: str | None = None
     error_kind: str | None = None
+    error_field: str | None = None
     outbox_ids: list[int] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
         data = asdict(self)
-        data.pop("outbox_ids")
+        del data["outbox_ids"], data["error_field"]
         return data
+
+    def failed(self, exc: MailroomError) -> None:
+        """The run stopped early because of `exc` (the first failure is the one kept)."""
+        if self.error is None:
+            self.error, self.error_kind, self.error_field = exc.message, exc.kind, exc.field
 
     def counts(self) -> dict:
         """The columns of this run's row in the activity log (runs): counts and the error."""
@@ -190,7 +197,7 @@ class MailboxRun:
             with self._writing() as conn:
                 run_id = records.start_run(conn, box.id, self.clock())
         except StorageError as exc:
-            self.report.error, self.report.error_kind = exc.message, exc.kind
+            self.report.failed(exc)
             log.warning("mailbox %s: %s", box.description, exc.message)
             return self.report
         try:
@@ -204,15 +211,14 @@ class MailboxRun:
                 if not progressed or self.stop.is_set():
                     break
         except MailroomError as exc:
-            self.report.error, self.report.error_kind = exc.message, exc.kind
+            self.report.failed(exc)
             log.warning("mailbox %s: %s", box.description, exc.message)
         finally:
             try:
                 with self._writing() as conn:
                     records.finish_run(conn, run_id, self.clock(), self.report.counts())
             except StorageError as exc:
-                self.report.error = self.report.error or exc.message
-                self.report.error_kind = self.report.error_kind or exc.kind
+                self.report.failed(exc)
                 log.warning("mailbox %s: %s", box.description, exc.message)
         if not self.report.error:
             r = self.report

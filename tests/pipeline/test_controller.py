@@ -107,6 +107,20 @@ def test_rename_keeps_the_id_and_follows_references(controller, configure):
     assert [(b.id, b.description) for b in controller.status().mailboxes] == [(box.id, "Studio inbox")]
 
 
+def test_a_renamed_mailbox_keeps_its_live_state(controller, configure):
+    box = configure(password="wrong", poll_minutes=60)
+    controller.start()
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 1)
+    before = controller.status().mailbox(box.id)
+    assert before.failures == 1 and before.error_field == "password" and before.next_run_at is not None
+    controller.save_entry("mailboxes", dict(controller.settings()["mailboxes"][0], description="Studio inbox"),
+                          key="Studio")
+    after = controller.status().mailbox(box.id)
+    assert after.description == "Studio inbox"
+    assert (after.state, after.failures, after.error_field) == ("error", 1, "password")
+    assert after.next_run_at == before.next_run_at
+
+
 def test_delete_is_refused_while_used_and_removes_the_password(controller, configure):
     box = configure(department="Front desk")
     with pytest.raises(ConfigError) as caught:
