@@ -20,16 +20,24 @@ import secrets as pysecrets
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import filelock
 
 from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import ConfigError, MailroomError, Problem
 from mailroom.model import (CheckResult, FieldSpec, Mailbox, MailboxState, MergeFieldHelp, NewMessage, RunRecord,
-                            SectionSpec, Status, TemplatePreview)
-from mailroom.settings.document import Document
+                            SectionSpec, Stats, Status, TemplatePreview)
+from mailroom.settings.document import Document, references
 from mailroom.settings.fields import REQUIRED, SECTION, SECTIONS
 from mailroom.store import mailboxes, records
+
+if TYPE_CHECKING:   # imported where used: a face that only reads the status loads neither
+    from mailroom.fetch import RunReport
+    from mailroom.outbox import DrainResult
+    from mailroom.settings.repo import Plan
 
 log = logging.getLogger("mailroom.controller")
 
@@ -69,7 +77,7 @@ class Controller:
         with self._lock:
             if self._worker is not None:
                 return
-            self._worker = Worker(self.ctx, clock=self.clock, after_runs=self._drain_outbox)
+            self._worker = Worker(self.ctx, clock=self.clock, after_runs=self.send_replies)
             self._worker.status.subscribe(self._worker_changed)
             self._worker.start()
         self._announce()
@@ -121,14 +129,6 @@ class Controller:
         if worker is None:
             raise MailroomError("Mailroom is not running its mailbox checks in this process.", kind="state")
         return worker
-
-    def _drain_outbox(self) -> None:
-        from mailroom.outbox import drain
-
-        result = drain(self.ctx)
-        with self._lock:
-            self._outbox_error = result.error
-        self._announce()
 
     # --- status -----------------------------------------------------------------------
     def status(self) -> Status:
@@ -268,7 +268,7 @@ class Controller:
         entries = doc[section]
         index = next((i for i, e in enumerate(entries) if e[spec.key] == key), None) if key is not None else None
         if key is not None and index is None:
-            raise ConfigError(f'There is no {_singular(section)} called "{key}" any more.', field=spec.key)
+            raise ConfigError(f'There is no {spec.noun} called "{key}" any more.', field=spec.key)
         renamed = values.get(spec.key)
         renames = None
         if index is None:
@@ -277,7 +277,8 @@ class Controller:
         else:
             entries[index] = dict(values)
             if renamed is not None and renamed != key:
-                _rename_references(doc, section, key, renamed)
+                for _other, entry, name in references(doc, section, key):   # a rename follows everywhere
+                    entry[name] = renamed
                 renames = {section: {key: renamed}}
         return doc, f"{section}[{index + 1}]", renames
 
@@ -294,29 +295,65 @@ class Controller:
 
     def usages(self, section: str, key: str) -> list[str]:
         """Where other settings refer to the entry `key` of `section` ("mailbox "Sales" (department)")."""
-        found = []
-        doc = self.ctx.settings()
-        for other in SECTION.values():
-            for f in other.fields:
-                if f.ref != section:
-                    continue
-                entries = [doc[other.name]] if other.single else doc[other.name]
-                for entry in entries:
-                    if entry.get(f.name) == key:
-                        found.append(f'{_singular(other.name)} "{entry.get(other.key, other.name)}" ({f.name.replace("_", " ")})')
-        return found
+        return [f'{other.noun or other.name} "{entry.get(other.key, other.name)}" ({name.replace("_", " ")})'
+                for other, entry, name in references(self.ctx.settings(), section, key)]
 
     def _save(self, doc: Document, *, entry_path: str | None = None, removing: tuple[str, str] | None = None,
               renames: dict[str, dict[str, str]] | None = None) -> list[str]:
         from mailroom.settings import repo
 
         canonical, warnings = self._validate(doc, entry_path)
-        removed_mailbox = self._mailbox_id(removing[1]) if removing and removing[0] == "mailboxes" else None
-        repo.save(self.ctx.engine, canonical, renames=renames, prune=removing is not None)
-        if removed_mailbox is not None:
-            self._forget_password(removed_mailbox)
+        plan = repo.save(self.ctx.engine, canonical, renames=renames, prune=removing is not None)
+        for problem in self._forget_removed_passwords(plan):
+            log.warning("%s", problem)
         self._settings_changed()
         return warnings
+
+    # --- the settings file ------------------------------------------------------------
+    @staticmethod
+    def read_settings_file(path: Path) -> tuple[Document, list[str]]:
+        """A settings file (TOML) read and validated: (document, warnings); ConfigError listing
+        every problem. Nothing is saved."""
+        from mailroom.settings import tomlfile
+
+        return tomlfile.read(path)
+
+    def plan_settings(self, doc: Document) -> Plan:
+        """What `replace_settings(doc)` would add, change, rename and remove; saves nothing."""
+        from mailroom.settings import repo
+
+        return repo.plan_for(self.ctx.engine, doc)
+
+    def replace_settings(self, doc: Document, *, prune: bool = False) -> tuple[Plan, list[str]]:
+        """Make the settings equal to `doc` (validated), all or nothing: (what changed, warnings).
+
+        Without `prune` a document that lacks a mailbox, or an entry in use, is refused
+        (`Plan.refusal()`). A removed mailbox's password leaves the keyring; a warning
+        says when it could not.
+        """
+        from mailroom.settings import repo
+
+        plan = repo.save(self.ctx.engine, doc, prune=prune)
+        warnings = self._forget_removed_passwords(plan)
+        self._settings_changed()
+        return plan, warnings
+
+    def export_settings(self) -> str:
+        """The settings as a settings file (TOML); passwords are never part of it."""
+        from mailroom.settings import tomlfile
+
+        return tomlfile.dumps(self.ctx.settings())
+
+    def _forget_removed_passwords(self, plan: Plan) -> list[str]:
+        problems = []
+        for change in plan.changes:
+            if change.section == "mailboxes" and change.action == "removed":
+                try:
+                    self.clear_password(change.row_id)
+                except MailroomError as exc:
+                    problems.append(f'the password of the removed mailbox "{change.name}" could not be removed '
+                                    f"from the keyring: {exc.message}")
+        return problems
 
     @staticmethod
     def _validate(doc: Document, entry_path: str | None) -> tuple[Document, list[str]]:
@@ -339,6 +376,15 @@ class Controller:
     def mailbox_id(self, description: str) -> int | None:
         """The id of the mailbox called `description` (its password's account), or None."""
         return self._mailbox_id(description)
+
+    def mailbox(self, description: str) -> Mailbox:
+        """The mailbox called `description`; ConfigError naming the mailboxes there are."""
+        return self.ctx.mailbox(description)
+
+    def mailboxes(self, *, enabled_only: bool = False) -> tuple[Mailbox, ...]:
+        """Every mailbox (or every enabled one), in the order they were added."""
+        with self.ctx.engine.connect() as conn:
+            return tuple(mailboxes.every(conn, enabled_only=enabled_only))
 
     # --- templates --------------------------------------------------------------------
     def merge_fields(self) -> tuple[MergeFieldHelp, ...]:
@@ -405,12 +451,6 @@ class Controller:
     def clear_password(self, account: Account) -> None:
         self._forget_account(self._account(account))
 
-    def _forget_password(self, mailbox_id: int) -> None:
-        try:
-            self.clear_password(mailbox_id)
-        except MailroomError as exc:
-            log.warning("the password of a removed mailbox could not be removed from the keyring: %s", exc.message)
-
     def _forget_account(self, name: str) -> None:
         self.ctx.secrets.delete(name)
 
@@ -451,6 +491,78 @@ class Controller:
 
         return send_test_email(self.ctx, to)
 
+    def check_mailbox(self, mailbox_id: int) -> CheckResult:
+        """Connect to a saved mailbox with its saved password, log in and list."""
+        from mailroom.checks import probe_mailbox
+
+        with self.ctx.engine.connect() as conn:
+            box = mailboxes.by_id(conn, mailbox_id)
+        password = self.ctx.secrets.require(self._account(box.id), f'mailbox "{box.description}"')
+        return probe_mailbox(self.ctx, box, password)
+
+    def missing_passwords(self) -> list[str | None]:
+        """The accounts whose password is still to be saved: mailbox descriptions, and None
+        for the outgoing account (when it logs in). CredentialError when the keyring cannot be used."""
+        doc = self.ctx.settings()
+        wanted: list[tuple[Account, str | None]] = [(b.id, b.description) for b in self.mailboxes()]
+        if doc["outgoing"].get("host") and doc["outgoing"].get("username"):
+            wanted.append(("outgoing", None))
+        return [name for account, name in wanted if not self.has_password(account)]
+
+    # --- one fetch now, and the data behind it ------------------------------------------
+    def run_mailbox(self, mailbox_id: int, *, stop: threading.Event | None = None) -> RunReport:
+        """Check one mailbox now, in this thread (`stop` ends it between messages); the
+        worker need not run. MailroomError (kind "busy") when it is being checked already."""
+        from mailroom.worker import MailboxBusy, run_locked
+
+        with self.ctx.engine.connect() as conn:
+            box = mailboxes.by_id(conn, mailbox_id)
+        try:
+            return run_locked(self.ctx, box, stop=stop, clock=self.clock)
+        except MailboxBusy:
+            raise MailroomError("Another Mailroom is checking this mailbox right now.", kind="busy") from None
+
+    def send_replies(self) -> DrainResult:
+        """Send the auto-replies that are due now (the outbox), in this thread."""
+        from mailroom.outbox import drain
+
+        result = drain(self.ctx, self.clock)
+        with self._lock:
+            self._outbox_error = result.error
+        self._announce()
+        return result
+
+    def forget_seen(self, mailbox_id: int) -> int:
+        """Forget which messages on the server a mailbox has seen (the next run looks at
+        every one again; stored ones are recognised). MailroomError (kind "busy") while it runs."""
+        from mailroom.worker import mailbox_lock
+
+        with self.ctx.engine.connect() as conn:
+            box = mailboxes.by_id(conn, mailbox_id)
+        lock = mailbox_lock(box.id)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            raise MailroomError(f'Mailroom is checking mailbox "{box.description}" right now; try again when it '
+                                "is done.", kind="busy") from None
+        try:
+            with self.ctx.engine.begin() as conn:
+                return records.forget_seen(conn, box.id)
+        finally:
+            lock.release()
+
+    def stats(self) -> Stats:
+        """How many clients, messages, tasks, quarantined messages and auto-replies there are."""
+        with self.ctx.engine.connect() as conn:
+            return records.stats(conn)
+
+    def explain(self, raw: bytes, description: str | None = None) -> dict:
+        """What importing the email `raw` in a mailbox (by default the first enabled one)
+        would decide, and why, as plain data; nothing is stored."""
+        from mailroom.importer import explain
+
+        return explain(self.ctx, raw, description, clock=self.clock)
+
 
 def _entry_for_check(section: str, entry: dict[str, Any]) -> dict[str, Any]:
     """One entry converted and completed as validation would, for a check before saving."""
@@ -484,22 +596,6 @@ _SECTION_SPECS = tuple(SectionSpec(name=s.name, help=s.help, single=s.single, ke
                                    fields=tuple(_field_spec(f) for f in s.fields)) for s in SECTIONS)
 
 
-def _singular(section: str) -> str:
-    words = {"mailboxes": "mailbox", "task_statuses": "task status", "task_types": "task type",
-             "departments": "department", "users": "user", "templates": "template"}
-    return words.get(section, section)
-
-
-def _rename_references(doc: Document, section: str, old: str, new: str) -> None:
-    """Settings refer to entries by name: a rename follows everywhere it is used."""
-    for other in SECTION.values():
-        for f in other.fields:
-            if f.ref != section:
-                continue
-            entries = [doc[other.name]] if other.single else doc[other.name]
-            for entry in entries:
-                if entry.get(f.name) == old:
-                    entry[f.name] = new
 
 
 __all__ = ["Controller", "Problem", "utcnow"]

@@ -7,7 +7,7 @@ module can import this one without pulling in anything else.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -207,6 +207,21 @@ class OutboxCounts:
     def problems(self) -> int:
         """Replies a person should look at: refused for good, or maybe sent twice."""
         return self.failed + self.uncertain
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What the store holds, counted (`mailroom stats`)."""
+
+    clients: int
+    messages_in: int
+    messages_out: int
+    tasks: int
+    quarantined: int
+    outbox: OutboxCounts
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

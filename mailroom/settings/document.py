@@ -187,3 +187,16 @@ def validate(raw: Any) -> tuple[Document, list[str]]:
     _warn_plain_text(doc, warnings)
     _warn_blank_merge_fields(doc, warnings)
     return doc, warnings
+
+
+def references(doc: Document, section: str, key: str) -> list[tuple[Section, dict, str]]:
+    """Where settings refer to the entry `key` of `section` by name: (section, entry, field)."""
+    found = []
+    for other in SECTIONS:
+        for f in other.fields:
+            if f.ref != section:
+                continue
+            for entry in [doc[other.name]] if other.single else doc[other.name]:
+                if entry.get(f.name) == key:
+                    found.append((other, entry, f.name))
+    return found

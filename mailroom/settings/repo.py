@@ -115,6 +115,10 @@ class Plan:
     def removed_mailboxes(self) -> list[int]:
         return self.removed.get("mailboxes", [])
 
+    def refusal(self) -> ConfigError:
+        """The error that refuses this plan without `prune` (see `needs_prune`)."""
+        return refusal(self.needs_prune)
+
 
 def _match_mailboxes(doc_boxes: list[dict], rows: list[dict]) -> list[int | None]:
     """The existing mailbox id each document mailbox updates: by account, then by description."""

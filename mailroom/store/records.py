@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mailroom.model import NewMessage, OutboxCounts, ParsedMessage, RunCounts, RunRecord
+from mailroom.model import NewMessage, OutboxCounts, ParsedMessage, RunCounts, RunRecord, Stats
 from mailroom.rules.match import ClientRecord
 from mailroom.rules.thread import KnownMessage
 from mailroom.store import schema as s
@@ -224,18 +224,13 @@ def quarantined_count(conn: Connection) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(s.quarantine)).scalar()
 
 
-def stats(conn: Connection) -> dict:
+def stats(conn: Connection) -> Stats:
     def count(table, *where) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar()
 
-    return {
-        "clients": count(s.clients),
-        "messages_in": count(s.messages, s.messages.c.direction == "in"),
-        "messages_out": count(s.messages, s.messages.c.direction == "out"),
-        "tasks": count(s.tasks),
-        "quarantined": quarantined_count(conn),
-        "outbox": dataclasses.asdict(outbox_counts(conn)),
-    }
+    return Stats(clients=count(s.clients), messages_in=count(s.messages, s.messages.c.direction == "in"),
+                 messages_out=count(s.messages, s.messages.c.direction == "out"), tasks=count(s.tasks),
+                 quarantined=quarantined_count(conn), outbox=outbox_counts(conn))
 
 
 # --- the activity log -------------------------------------------------------------------
