@@ -41,6 +41,7 @@ from mailroom.mail.parse import header_date
 from mailroom.mail.parsing import PARALLEL_MIN, ParseFailed, can_spawn, parse_one, parsed_in_order
 from mailroom.mail.pop3 import MessageRejected, Pop3Client, Spooled
 from mailroom.model import Endpoint, Mailbox, ParsedMessage
+from mailroom.rules.cutoff import company_zone, cutoff_instant, is_before_cutoff
 from mailroom.secrets import mailbox_account
 from mailroom.store import failures, records
 from mailroom.store.raw import RawStore
@@ -273,13 +274,15 @@ class MailboxRun:
 
     def _skip_before_cutoff(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Read headers only (TOP n 0); record older messages as skipped, never RETR them."""
-        cutoff = dt.datetime.combine(self.box.exclude_before, dt.time(), dt.timezone.utc)
+        with self.ctx.engine.connect() as conn:
+            zone = company_zone(records.company_timezone(conn))
+        cutoff = cutoff_instant(self.box.exclude_before, zone)
         uid_of = dict(new)
         keep, skip = [], []
         try:
             for n, headers in pop.top_many([n for n, _ in new]):
                 date = header_date(headers)
-                if date is not None and date < cutoff:
+                if is_before_cutoff(date, cutoff):
                     skip.append((uid_of[n], date))  # the date is kept: an earlier cutoff may want it back
                 else:
                     keep.append((n, uid_of[n]))

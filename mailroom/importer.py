@@ -16,7 +16,6 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from mailroom.clock import utcnow
 from mailroom.model import Mailbox, ParsedMessage
 from mailroom.rules.authresults import trusted_authserv_id
 from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, Skip, reply_address
+from mailroom.rules.cutoff import company_zone, cutoff_instant, is_before_cutoff
 from mailroom.rules.decide import CreateTask, Decision, Facts, JoinTask, NoTask, decide
 from mailroom.rules.hours import parse_business_hours
 from mailroom.rules.match import Matched, NewClient, sender_key
@@ -77,7 +77,7 @@ class Importer:
             own = [self.outgoing.get("email") or ""]
             for email, aliases in conn.execute(sa.select(s.mailboxes.c.email, s.mailboxes.c.aliases)):
                 own += [email, *(aliases or [])]
-        self.timezone = zoneinfo.ZoneInfo(self.company["timezone"] or "UTC")
+        self.timezone = company_zone(self.company["timezone"])
         hours = self.company["business_hours"]
         self.policy = AutoreplyPolicy(
             enabled=bool(mailbox.autoreply and self.template),
@@ -227,10 +227,9 @@ def explain(ctx: Context, raw: bytes, description: str | None = None,
     cutoff = None
     if box.exclude_before:
         date = header_date(raw)
-        limit = dt.datetime.combine(box.exclude_before, dt.time(), dt.timezone.utc)
         cutoff = {"exclude_before": box.exclude_before.isoformat(),
                   "date": date.isoformat() if date else None,
-                  "skipped": date is not None and date < limit}
+                  "skipped": is_before_cutoff(date, cutoff_instant(box.exclude_before, importer.timezone))}
     return describe(msg, box, decision, blocking=blocking, stored=stored, cutoff=cutoff)
 
 

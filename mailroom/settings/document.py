@@ -12,11 +12,11 @@ Pure: apart from `ca_file` existence, no I/O.
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import zoneinfo
 from typing import Any
 
+from mailroom.clock import utcnow
 from mailroom.errors import ConfigError
+from mailroom.rules.cutoff import company_zone
 from mailroom.settings.fields import SECTION, SECTIONS, Section, convert, default_port, plain_text_warning
 
 Document = dict[str, Any]
@@ -100,11 +100,7 @@ def _check_exclude_before(doc: Document, where: str, box: dict, problems: list[s
     cutoff = box["exclude_before"]
     if cutoff is None:
         return
-    try:
-        zone = zoneinfo.ZoneInfo(doc["company"].get("timezone") or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = dt.timezone.utc  # the bad time zone is reported on its own
-    today = dt.datetime.now(zone).date()
+    today = utcnow().astimezone(company_zone(doc["company"].get("timezone"))).date()  # a bad zone: reported apart
     if cutoff > today:
         problems.append(f"{where}.exclude_before: {cutoff.isoformat()} is in the future, so every message "
                         f"until then would be skipped; use today ({today.isoformat()}) or an earlier day")

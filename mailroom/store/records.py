@@ -214,6 +214,11 @@ def finish_run(conn: Connection, run_id: int, now: dt.datetime, counts: dict) ->
     conn.execute(s.runs.update().where(s.runs.c.id == run_id).values(ended_at=now, **counts))
 
 
+def company_timezone(conn: Connection) -> str | None:
+    """The company's time zone setting (None before any settings were saved)."""
+    return conn.execute(sa.select(s.company.c.timezone).where(s.company.c.id == 1)).scalar()
+
+
 def outbox_counts(conn: Connection) -> OutboxCounts:
     """How many auto-replies are in each state of the outbox."""
     rows = conn.execute(sa.select(s.outbox.c.state, sa.func.count()).group_by(s.outbox.c.state)).all()
