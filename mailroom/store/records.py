@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from mailroom.model import NewMessage, OutboxCounts, ParsedMessage, RunCounts, RunRecord, Stats
 from mailroom.rules.match import ClientRecord
+from mailroom.rules.outbox import QUEUED
 from mailroom.rules.thread import KnownMessage
 from mailroom.store import schema as s
 
@@ -148,7 +149,7 @@ def queue_autoreply(conn: Connection, *, mailbox_id: int, reply_to_message_pk: i
     """The pending outbox row of one auto-reply; `to_key` is what the rate limit looks up."""
     return conn.execute(_INSERT_OUTBOX, dict(
         mailbox_id=mailbox_id, reply_to_message_pk=reply_to_message_pk, to_addr=to_addr.lower(), to_key=to_key,
-        from_addr=from_addr, message_id=message_id, raw=raw, state="pending",
+        from_addr=from_addr, message_id=message_id, raw=raw, state=QUEUED,
         created_at=now)).inserted_primary_key[0]
 
 
