@@ -395,6 +395,7 @@ class Controller:
 
     def preview_template(self, kind: str, subject: str, body: str) -> TemplatePreview:
         """Render a template (saved or not) in the sandbox on sample data; problems name the line."""
+        from mailroom.mail.display import html_to_text
         from mailroom.rules.templates import KINDS, TemplateError, preview, validate_template
 
         if kind not in KINDS:
@@ -403,7 +404,7 @@ class Controller:
         if problems:
             return TemplatePreview("", "", None, tuple(problems))
         try:
-            rendered = preview(kind, subject, body)
+            rendered = preview(kind, subject, body, to_text=html_to_text)
         except TemplateError as exc:
             return TemplatePreview("", "", None, tuple(exc.problems))
         return TemplatePreview(rendered.subject, rendered.text, rendered.html)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from mailroom.context import Context
 from mailroom.errors import ConfigError, MailroomError
-from mailroom.mail.parse import parse_message
+from mailroom.mail.parse import html_to_text, parse_message
 from mailroom.clock import utcnow
 from mailroom.model import Mailbox, ParsedMessage
 from mailroom.rules.authresults import trusted_authserv_id
@@ -104,7 +104,7 @@ class Importer:
             timezone=self.timezone, company_name=company["name"], company_phone=company["phone"],
             company_business_hours=company["business_hours"], mailbox_description=self.box.description,
             user_name=self.user["name"] if self.user else "",
-            department_name=self.department["name"] if self.department else "")
+            department_name=self.department["name"] if self.department else "", html_to_text=html_to_text)
 
     # --- facts and decision ---------------------------------------------------------
     def reply_policy(self, conn: Connection, msg: ParsedMessage, now: dt.datetime) -> AutoreplyPolicy:

@@ -143,6 +143,15 @@ class Mailbox:
         return tuple(a.lower() for a in (self.email, *self.aliases))
 
 
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What a server's certificate says of itself, to name it in an error message."""
+
+    subject: str
+    issuer: str
+    not_after: str
+
+
 # --- what the controller tells every face (tray, page, command line) -----------------
 
 

@@ -76,3 +76,17 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_module_of_mailroom_imports_itself_in_a_circle():
     assert cycles(import_graph()) == []
+
+
+# What the pure rules may use: plain data, the errors, the settings table (choices and
+# defaults), and `printable` (mailroom.logs, no I/O on import) to quote a server.
+RULES_MAY_IMPORT = {"mailroom.model", "mailroom.errors", "mailroom.settings.fields", "mailroom.logs"}
+
+
+def test_the_rules_import_nothing_from_the_shell():
+    graph = import_graph()
+    rules = [name for name in graph if name.startswith("mailroom.rules")]
+    assert "mailroom.rules.diagnose" in rules and "mailroom.rules.cutoff" in rules
+    outside = {name: sorted(d for d in graph[name] if not d.startswith("mailroom.rules") and d not in RULES_MAY_IMPORT)
+               for name in rules}
+    assert {name: deps for name, deps in outside.items() if deps} == {}

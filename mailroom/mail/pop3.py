@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mailroom.errors import ConfigError, MailroomError, ProtocolError
-from mailroom.mail import diagnose
 from mailroom.mail.deadline import MIN_RATE
 from mailroom.mail.tls import client_context, peek_certificate, port_speaks_tls
 from mailroom.model import Endpoint
+from mailroom.rules import diagnose
 
 _CHUNK = 1 << 18
 _END = b"\r\n.\r\n"

@@ -22,10 +22,10 @@ from email.message import EmailMessage
 
 from mailroom.errors import MailroomError, SendError
 from mailroom.logs import printable
-from mailroom.mail import diagnose
 from mailroom.mail.deadline import Watchdog, budget
 from mailroom.mail.tls import client_context, peek_certificate, port_speaks_tls
 from mailroom.model import Endpoint
+from mailroom.rules import diagnose
 
 # Any line end: the wire needs CRLF (RFC 5321 section 2.3.8); rows queued by an older
 # version carry bare LF.

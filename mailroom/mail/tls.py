@@ -22,13 +22,13 @@ import socket
 import ssl
 import sys
 import threading
-from dataclasses import dataclass
 
 import truststore
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from mailroom.errors import ConnectError
+from mailroom.model import CertificateFacts
 
 
 _OS_VERIFIES = sys.platform in ("darwin", "win32")   # truststore verifies through the OS there
@@ -89,13 +89,6 @@ def _with_ca_file(ctx: ssl.SSLContext, ca_file: str | None) -> ssl.SSLContext:
             raise ConnectError(f"The CA file {ca_file} could not be read: {exc.strerror or exc}",
                                kind="certificate", field="ca_file") from None
     return ctx
-
-
-@dataclass(frozen=True)
-class CertificateFacts:
-    subject: str
-    issuer: str
-    not_after: str
 
 
 def _name(name: x509.Name) -> str:
