@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import ConfigError
-from mailroom.mail.pop3 import Pop3Client
+from mailroom.mail import connector_for
 from mailroom.mail.smtp import SmtpClient
 from mailroom.model import CheckResult, Endpoint, Mailbox
 from mailroom.secrets import mailbox_account, outgoing_account
@@ -37,7 +37,7 @@ def check_mailbox(ctx: Context, description: str) -> CheckResult:
 def probe_mailbox(ctx: Context, box: Mailbox, password: str) -> CheckResult:
     """check_mailbox for mailbox settings that need not be saved (the page's OK button)."""
     ep = ctx.mailbox_endpoint(box)
-    with Pop3Client.open(ep, password) as pop:
+    with connector_for(ep).open(ep, lambda: password) as pop:
         count, _size = pop.stat()
         pop.uidl()
         pop.quit()

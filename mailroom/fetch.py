@@ -1,4 +1,7 @@
-"""One run of one mailbox: the only place where the POP3 session meets the core.
+"""One run of one mailbox: the only place where a server session meets the core.
+
+The session is a `Connector` (mailroom/mail/connector.py; POP3 today), so the steps
+below are named by their POP3 commands:
 
     UIDL → minus seen UIDs → (TOP n 0 → skip before cutoff) → RETR, pipelined
       → parse → decide (pure) → one transaction per batch → DELE → QUIT
@@ -36,11 +39,11 @@ from mailroom import paths
 from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import MailroomError, StorageError
-from mailroom.mail import stream
+from mailroom.mail import connector_for, stream
+from mailroom.mail.connector import Connector, MessageRejected, Spooled
 from mailroom.mail.parse import header_date
 from mailroom.mail.parsing import PARALLEL_MIN, ParseFailed, can_spawn, parse_one, parsed_in_order
-from mailroom.mail.pop3 import MessageRejected, Pop3Client, Spooled
-from mailroom.model import Endpoint, Mailbox, ParsedMessage
+from mailroom.model import Mailbox, ParsedMessage
 from mailroom.rules.cutoff import company_zone, cutoff_instant, is_before_cutoff
 from mailroom.secrets import mailbox_account
 from mailroom.store import failures, records
@@ -132,26 +135,6 @@ class _Background:
         return value
 
 
-def _open(endpoint: Endpoint, password: _Background, max_message: int) -> Pop3Client:
-    """Pop3Client.open(endpoint, password.result()), connecting while the password comes.
-
-    A keyring failure is reported before a connection failure, and nothing is sent to
-    the server before the password is there, as when the password was asked for first.
-    """
-    client = Pop3Client(endpoint, max_message=max_message)
-    try:
-        try:
-            client.connect()
-        except MailroomError:
-            password.result()  # its error, if any, is the one to report
-            raise
-        client.login(password.result())
-    except BaseException:
-        client.close()
-        raise
-    return client
-
-
 def _storage_error(raw: RawStore, exc: OSError) -> StorageError:
     return StorageError(f"Mailroom could not save a message in {raw.root} ({exc.strerror}). "
                         "Free disk space; nothing was lost.")
@@ -203,11 +186,12 @@ class MailboxRun:
             return self.report
         try:
             endpoint = self.ctx.mailbox_endpoint(box)
+            connector = connector_for(endpoint)
             # The keyring answers over D-Bus while the TLS handshake runs (~15 ms each).
             password = _Background(self.ctx.secrets.require, mailbox_account(box.id),
                                    f'mailbox "{box.description}"')
             for session in range(MAX_SESSIONS):
-                with _open(endpoint, password, self.max_message) as pop:
+                with connector.open(endpoint, password.result, max_message=self.max_message) as pop:
                     progressed = self._session(pop, first=session == 0)
                 if not progressed or self.stop.is_set():
                     break
@@ -229,7 +213,7 @@ class MailboxRun:
         return self.report
 
     # --- one POP3 session -----------------------------------------------------------
-    def _session(self, pop: Pop3Client, *, first: bool) -> bool:
+    def _session(self, pop: Connector, *, first: bool) -> bool:
         """True when this session found new UIDs: a server that lists only part of the
         mailbox per session (Gmail: about 250) may list more in the next one; and when a
         message was rejected mid-reply, which ends the session early."""
@@ -272,7 +256,7 @@ class MailboxRun:
         with self.ctx.engine.connect() as conn:
             return records.seen_uids(conn, self.box.id)
 
-    def _skip_before_cutoff(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    def _skip_before_cutoff(self, pop: Connector, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Read headers only (TOP n 0); record older messages as skipped, never RETR them."""
         with self.ctx.engine.connect() as conn:
             zone = company_zone(records.company_timezone(conn))
@@ -293,7 +277,7 @@ class MailboxRun:
             self.report.skipped_before_cutoff += len(skip)
         return keep
 
-    def _fetch(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[int]:
+    def _fetch(self, pop: Connector, new: list[tuple[int, str]]) -> list[int]:
         """RETR the new messages, import in batches; the numbers now safe to DELE.
 
         A message larger (by LIST) than `max_message_mb` is not downloaded: its headers
@@ -321,7 +305,7 @@ class MailboxRun:
             deletable += self._fetch_large(pop, n, uid)
         return deletable if self.delete else []
 
-    def _fetch_small(self, pop: Pop3Client, new: list[tuple[int, str]], sizes: dict[int, int]) -> list[int]:
+    def _fetch_small(self, pop: Connector, new: list[tuple[int, str]], sizes: dict[int, int]) -> list[int]:
         uid_of = dict(new)
         batch: list[Fetched] = []
         size = 0
@@ -368,7 +352,7 @@ class MailboxRun:
                 path.unlink(missing_ok=True)
         return deletable
 
-    def _fetch_large(self, pop: Pop3Client, n: int, uid: str) -> list[int]:
+    def _fetch_large(self, pop: Connector, n: int, uid: str) -> list[int]:
         spool = self.raw.spool_path()
         try:
             try:
