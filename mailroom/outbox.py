@@ -41,16 +41,10 @@ class DrainResult:
     error: str | None = None
 
 
-def _lock() -> filelock.BaseFileLock:
-    folder = paths.data_dir() / "locks"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return filelock.FileLock(folder / "outbox.lock")
-
-
 def drain(ctx: Context, clock: Callable[[], dt.datetime] = utcnow) -> DrainResult:
     """Send every due pending row; returns the counts. Never raises for a send problem."""
     result = DrainResult()
-    lock = _lock()
+    lock = paths.lock("outbox")
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:

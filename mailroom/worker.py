@@ -103,9 +103,8 @@ class MailboxBusy(Exception):
 
 
 def mailbox_lock(mailbox_id: int) -> filelock.BaseFileLock:
-    folder = paths.data_dir() / "locks"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return filelock.FileLock(folder / f"mailbox-{mailbox_id}.lock")
+    """Held by the one run of a mailbox at a time (in any process on this data folder)."""
+    return paths.lock(f"mailbox-{mailbox_id}")
 
 
 def run_locked(ctx: Context, mailbox: Mailbox, *, stop: threading.Event | None = None,

@@ -37,7 +37,7 @@ from typing import BinaryIO
 from mailroom.errors import ConfigError, MailroomError, ProtocolError
 from mailroom.mail.connector import MessageRejected, Spooled
 from mailroom.mail.deadline import MIN_RATE
-from mailroom.mail.tls import client_context, peek_certificate, port_speaks_tls
+from mailroom.mail.tls import client_context, expects_ssl, peek_certificate
 from mailroom.model import Endpoint
 from mailroom.rules import diagnose
 
@@ -175,7 +175,7 @@ class Pop3Client:
         try:
             self.greeting = self._status()
         except MailroomError as exc:
-            if exc.kind == "timeout" and ep.security != "ssl" and port_speaks_tls(ep.host, ep.port, ep.timeout):
+            if exc.kind == "timeout" and expects_ssl(ep):
                 raise diagnose.timeout_error(ep, speaks_tls=True) from None
             raise
         if ep.security == "starttls":

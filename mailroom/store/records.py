@@ -31,14 +31,6 @@ def mark_seen(conn: Connection, mailbox_id: int, uid: str, state: str, now: dt.d
                                 "message_pk": message_pk, "seen_at": now})
 
 
-def mark_seen_many(conn: Connection, mailbox_id: int, uids: Iterable[str], state: str, now: dt.datetime) -> None:
-    """mark_seen for many UIDs at once (one executemany), e.g. those skipped before the cutoff."""
-    rows = [{"mailbox_id": mailbox_id, "uid": uid, "state": state, "message_pk": None, "seen_at": now}
-            for uid in uids]
-    if rows:
-        conn.execute(_INSERT_SEEN, rows)
-
-
 def mark_skipped_many(conn: Connection, mailbox_id: int, dated: Iterable[tuple[str, dt.datetime]],
                       now: dt.datetime) -> None:
     """Record UIDs skipped before the cutoff with the date each one had, so that moving
@@ -255,7 +247,7 @@ _RUNS = sa.select(s.runs, s.mailboxes.c.description).select_from(
 def recent_runs(conn: Connection, limit: int = 50, mailbox_id: int | None = None,
                 before: int | None = None) -> tuple[RunRecord, ...]:
     """The latest runs, newest first (of one mailbox, or all); `before` is a run id (keyset paging).
-    A run whose mailbox was removed has mailbox "" and mailbox_id None."""
+    A removed mailbox's runs go with it (ON DELETE CASCADE)."""
     query = _RUNS.order_by(s.runs.c.id.desc()).limit(limit)
     if mailbox_id is not None:
         query = query.where(s.runs.c.mailbox_id == mailbox_id)
