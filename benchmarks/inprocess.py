@@ -20,12 +20,12 @@ import time
 
 def main(description: str) -> int:
     from mailroom.context import Context
-    from mailroom.fetch import MailboxRun, load_mailbox_row
+    from mailroom.fetch import MailboxRun
 
     from mailroom.secrets import backend
 
     ctx = Context.open()
-    row = load_mailbox_row(ctx, description)
+    row = ctx.mailbox(description)
     backend()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     wall0, cpu0 = time.perf_counter(), time.process_time()

@@ -12,11 +12,12 @@ import email.policy
 import email.utils
 from email.message import EmailMessage
 
+from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import ConfigError
-from mailroom.mail.pop3 import Pop3Client
+from mailroom.mail import connector_for
 from mailroom.mail.smtp import SmtpClient
-from mailroom.model import CheckResult, Endpoint
+from mailroom.model import CheckResult, Endpoint, Mailbox
 from mailroom.secrets import mailbox_account, outgoing_account
 from mailroom.settings.fields import plain_text_warning
 
@@ -28,20 +29,20 @@ def _warnings(ep: Endpoint, sent_password: bool) -> tuple[str, ...]:
 
 def check_mailbox(ctx: Context, description: str) -> CheckResult:
     """Connect, negotiate TLS, log in, STAT, and make sure UIDL works."""
-    mailbox_id, box = ctx.mailbox(description)
-    password = ctx.secrets.require(mailbox_account(mailbox_id), f'mailbox "{description}"')
+    box = ctx.mailbox(description)
+    password = ctx.secrets.require(mailbox_account(box.id), f'mailbox "{description}"')
     return probe_mailbox(ctx, box, password)
 
 
-def probe_mailbox(ctx: Context, box: dict, password: str) -> CheckResult:
+def probe_mailbox(ctx: Context, box: Mailbox, password: str) -> CheckResult:
     """check_mailbox for mailbox settings that need not be saved (the page's OK button)."""
     ep = ctx.mailbox_endpoint(box)
-    with Pop3Client.open(ep, password) as pop:
+    with connector_for(ep).open(ep, lambda: password) as pop:
         count, _size = pop.stat()
         pop.uidl()
         pop.quit()
     noun = "message" if count == 1 else "messages"
-    return CheckResult(True, f'Mailbox "{box["description"]}" works: {count} {noun} on {ep.host}.', count,
+    return CheckResult(True, f'Mailbox "{box.description}" works: {count} {noun} on {ep.host}.', count,
                        _warnings(ep, sent_password=True))
 
 
@@ -58,7 +59,7 @@ def send_test_email(ctx: Context, to: str | None, now: dt.datetime | None = None
     msg["From"] = email.utils.formataddr((out["display_name"] or "", sender))
     msg["To"] = to
     msg["Subject"] = "Mailroom test email"
-    msg["Date"] = email.utils.format_datetime(now or dt.datetime.now(dt.timezone.utc))
+    msg["Date"] = email.utils.format_datetime(now or utcnow())
     msg["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2] or None)
     msg.set_content(f"This is a test email from Mailroom, sent through {ep.host} port {ep.port}.\n"
                     "If you can read it, the outgoing account works.\n")

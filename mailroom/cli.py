@@ -20,10 +20,11 @@ from mailroom import __version__, logs, paths
 from mailroom.errors import ConfigError, MailroomError
 
 
-def open_context(args):
-    from mailroom.context import Context
+def open_controller(args):
+    """The install's Controller (the command line is its first client); the worker is not started."""
+    from mailroom.controller import Controller
 
-    return Context.open(timeout=getattr(args, "timeout", None) or 30.0)
+    return Controller.open(timeout=getattr(args, "timeout", None) or 30.0)
 
 
 def command(*words: str) -> str:
@@ -66,55 +67,38 @@ def _read_password(prompt: str) -> str:
 
 
 def cmd_password_set(args) -> int:
-    from mailroom.secrets import backend, mailbox_account, outgoing_account, password_command
+    from mailroom.secrets import password_command
 
-    backend()  # fail before asking for a password that could not be stored
-    ctx = open_context(args)
+    ctl = open_controller(args)
+    problem = ctl.keyring_problem()   # fail before asking for a password that could not be stored
+    if problem:
+        raise MailroomError(problem, kind="keyring")
     if args.account == "outgoing":
-        account, what = outgoing_account(), "the outgoing account"
+        account, what = "outgoing", "the outgoing account"
     else:
         if not args.description:
-            names = [b["description"] for b in ctx.settings()["mailboxes"]]
+            names = [b.description for b in ctl.mailboxes()]
             if not names:
                 raise ConfigError("No mailbox is set up yet. Add one to a settings file and import it; "
                                   f"see: {command('config', 'import', '--help')}", field="description")
             raise ConfigError("Say which mailbox:", field="description",
                               problems=[password_command(name) for name in names])
-        mailbox_id, _box = ctx.mailbox(args.description)
-        account, what = mailbox_account(mailbox_id), f'mailbox "{args.description}"'
-    password = _read_password(f"Password for {what}: ")
-    if not password:
-        raise ConfigError("The password is empty; nothing was saved.", field="password")
-    ctx.secrets.set(account, password)
+        account, what = ctl.mailbox(args.description).id, f'mailbox "{args.description}"'
+    ctl.set_password(account, _read_password(f"Password for {what}: "))
     print(f"Password saved in the system keyring for {what}.")
     return 0
 
 
 def cmd_mailbox_reset(args) -> int:
-    import filelock
-
-    from mailroom.store import records
-    from mailroom.worker import mailbox_lock
-
-    ctx = open_context(args)
-    mailbox_id, _box = ctx.mailbox(args.description)
+    ctl = open_controller(args)
+    mailbox_id = ctl.mailbox(args.description).id
     if not args.yes:
         raise ConfigError(f'This forgets which messages on the server mailbox "{args.description}" has '
                           "already seen, so the next fetch looks at every one again (messages already "
                           "stored are recognised and not filed or answered twice). Nothing was changed. "
                           f"To do it: {command('mailbox', 'reset', '--yes', args.description)}",
                           field="yes")
-    lock = mailbox_lock(mailbox_id)
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        raise MailroomError(f'Mailroom is checking mailbox "{args.description}" right now; try again when it '
-                            "is done.", kind="busy") from None
-    try:
-        with ctx.engine.begin() as conn:
-            count = records.forget_seen(conn, mailbox_id)
-    finally:
-        lock.release()
+    count = ctl.forget_seen(mailbox_id)
     print(f'Mailbox "{args.description}": forgot {plural(count, "seen message")}. The next fetch looks at '
           "every message on the server again; those already stored count as duplicates.")
     return 0
@@ -132,17 +116,15 @@ def with_password_hint(exc: MailroomError, description: str | None) -> str:
 
 
 def cmd_check(args) -> int:
-    from mailroom.checks import check_mailbox
-
-    ctx = open_context(args)
-    names = [args.description] if args.description else [b["description"] for b in ctx.settings()["mailboxes"]]
+    ctl = open_controller(args)
+    names = [args.description] if args.description else [b.description for b in ctl.mailboxes()]
     if not names:
         raise ConfigError("No mailbox is set up yet. Add one to a settings file and import it; see: "
                           f"{command('config', 'import', '--help')}", field="description")
     results = []
     for name in names:
         try:
-            result = check_mailbox(ctx, name).as_dict()
+            result = ctl.check_mailbox(ctl.mailbox(name).id).as_dict()
         except MailroomError as exc:
             exc.message = with_password_hint(exc, name)
             if args.description and not args.json:
@@ -159,10 +141,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_test_email(args) -> int:
-    from mailroom.checks import send_test_email
-
     try:
-        result = send_test_email(open_context(args), args.to)
+        result = open_controller(args).send_test_email(args.to)
     except MailroomError as exc:
         exc.message = with_password_hint(exc, None)
         if not args.json:
@@ -187,11 +167,7 @@ def cmd_open(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from mailroom.store import records
-
-    ctx = open_context(args)
-    with ctx.engine.connect() as conn:
-        stats = records.stats(conn)
+    stats = open_controller(args).stats().as_dict()
     if args.json:
         print(json.dumps(stats))
     else:
@@ -203,10 +179,9 @@ def cmd_stats(args) -> int:
 
 def cmd_explain(args) -> int:
     from mailroom.cli_explain import sentences
-    from mailroom.importer import explain
 
     try:
-        result = explain(open_context(args), read_input(args.file), args.mailbox)
+        result = open_controller(args).explain(read_input(args.file), args.mailbox)
     except MailroomError as exc:
         if args.json:
             print(json.dumps(exc.as_dict()))

@@ -11,25 +11,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mailroom.cli import command, plural, open_context
+from mailroom.cli import command, open_controller, plural
 from mailroom.errors import CredentialError, MailroomError
 
 
 def cmd_config_import(args) -> int:
-    from mailroom.settings import repo, tomlfile
+    from mailroom.controller import Controller
 
-    doc, warnings = tomlfile.read(Path(args.file))
+    doc, warnings = Controller.read_settings_file(Path(args.file))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    ctx = open_context(args)
-    plan = repo.plan_for(ctx.engine, doc)
+    ctl = open_controller(args)
+    plan = ctl.plan_settings(doc)
     refused = bool(plan.needs_prune) and not args.prune
     if args.dry_run:
         print(f"Importing {args.file} would change:" if plan.changes else f"Importing {args.file} would change nothing.")
         _print_changes(plan)
         print("Nothing was changed (dry run).")
     if refused:
-        error = repo.refusal(plan.needs_prune)
+        error = plan.refusal()
         print(error.message, file=sys.stderr)
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
@@ -37,13 +37,14 @@ def cmd_config_import(args) -> int:
         return 1
     if args.dry_run:
         return 0
-    plan = repo.save(ctx.engine, doc, prune=args.prune)
+    plan, problems = ctl.replace_settings(doc, prune=args.prune)
     counts = ", ".join(plural(len(doc[k]), noun, k) for k, noun in
                        (("mailboxes", "mailbox"), ("users", "user"), ("templates", "template")))
     print(f"Settings imported from {args.file} ({counts}).")
     _print_changes(plan)
-    _forget_removed_passwords(ctx, plan)
-    _print_missing_passwords(ctx)
+    for problem in problems:       # a removed mailbox's password that stayed in the keyring
+        print(f"warning: {problem}", file=sys.stderr)
+    _print_missing_passwords(ctl)
     return 0
 
 
@@ -54,28 +55,12 @@ def _print_changes(plan) -> None:
         print("  (mail imported by a removed mailbox stays, filed under its clients, without a mailbox)")
 
 
-def _forget_removed_passwords(ctx, plan) -> None:
-    from mailroom.secrets import mailbox_account
-
-    for change in plan.changes:
-        if change.section == "mailboxes" and change.action == "removed":
-            try:
-                ctx.secrets.delete(mailbox_account(change.row_id))
-            except CredentialError as exc:
-                print(f'warning: the password of the removed mailbox "{change.name}" could not be removed '
-                      f"from the keyring: {exc.message}", file=sys.stderr)
-
-
-def _print_missing_passwords(ctx) -> None:
+def _print_missing_passwords(ctl) -> None:
     """Name the passwords still to set, each as the command that sets it."""
-    from mailroom.secrets import mailbox_account, outgoing_account, password_command
+    from mailroom.secrets import password_command
 
-    settings = ctx.settings()
-    wanted = [(mailbox_account(ctx.mailbox(b["description"])[0]), b["description"]) for b in settings["mailboxes"]]
-    if settings["outgoing"].get("host") and settings["outgoing"].get("username"):
-        wanted.append((outgoing_account(), None))
     try:
-        missing = [password_command(name) for account, name in wanted if not ctx.secrets.get(account)]
+        missing = [password_command(name) for name in ctl.missing_passwords()]
     except CredentialError as exc:
         print(f"Passwords cannot be saved yet: {exc.message}")
         return
@@ -86,10 +71,7 @@ def _print_missing_passwords(ctx) -> None:
 
 
 def cmd_config_export(args) -> int:
-    from mailroom.settings import tomlfile
-
-    ctx = open_context(args)
-    text = tomlfile.dumps(ctx.settings())
+    text = open_controller(args).export_settings()
     if args.file == "-":
         sys.stdout.write(text)
         return 0

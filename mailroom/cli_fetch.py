@@ -11,16 +11,8 @@ import json
 import signal
 import threading
 
-from mailroom.cli import command, open_context, with_password_hint
+from mailroom.cli import command, open_controller, with_password_hint
 from mailroom.errors import MailroomError
-
-
-def drain_outbox(ctx):
-    """Send pending auto-replies: the outbox's DrainResult (sent, failed, waiting, error)."""
-    from mailroom.outbox import drain
-
-    return drain(ctx)
-
 
 class _Interrupt:
     """SIGINT/SIGTERM during a fetch: the first stops it between messages (the session
@@ -50,11 +42,8 @@ class _Interrupt:
 
 
 def cmd_fetch(args) -> int:
-    from mailroom.fetch import enabled_mailboxes, load_mailbox_row
-    from mailroom.worker import MailboxBusy, run_locked
-
-    ctx = open_context(args)
-    boxes = [load_mailbox_row(ctx, args.mailbox)] if args.mailbox else enabled_mailboxes(ctx)
+    ctl = open_controller(args)
+    boxes = [ctl.mailbox(args.mailbox)] if args.mailbox else ctl.mailboxes(enabled_only=True)
     reports = []
     drained = None
     with _Interrupt() as interrupt:
@@ -62,12 +51,13 @@ def cmd_fetch(args) -> int:
             if interrupt.stop.is_set():
                 break
             try:
-                reports.append(run_locked(ctx, box, stop=interrupt.stop).as_dict())
-            except MailboxBusy:
-                reports.append({"mailbox": box["description"], "error_kind": "busy",
-                                "error": "Another Mailroom is checking this mailbox right now."})
+                reports.append(ctl.run_mailbox(box.id, stop=interrupt.stop).as_dict())
+            except MailroomError as exc:
+                if exc.kind != "busy":
+                    raise
+                reports.append({"mailbox": box.description, "error_kind": exc.kind, "error": exc.message})
         if not interrupt.stop.is_set():  # stopped: the replies wait for the next run, not hold up the stop
-            drained = drain_outbox(ctx)
+            drained = ctl.send_replies()
     for r in reports:
         if r.get("error_kind") == "auth":
             r["error"] = with_password_hint(MailroomError(r["error"], kind="auth", field="password"), r["mailbox"])
@@ -78,16 +68,14 @@ def cmd_fetch(args) -> int:
                           "send_error": drained.error if drained else None,
                           "interrupted": interrupt.signum is not None}))
     else:
-        _print_fetch(ctx, boxes, reports, drained)
+        _print_fetch(ctl, boxes, reports, drained)
     if interrupt.signum is not None:
         return interrupt.exit_status
     unsent = drained.failed or drained.waiting or drained.error
     return 1 if unsent or any(r.get("error") for r in reports) else 0
 
 
-def _print_fetch(ctx, boxes: list[dict], reports: list[dict], drained) -> None:
-    from mailroom.store import records
-
+def _print_fetch(ctl, boxes, reports: list[dict], drained) -> None:
     if not boxes:
         print("No mailbox is enabled. Add one to a settings file and import it; see: "
               + command("config", "import", "--help"))
@@ -108,14 +96,13 @@ def _print_fetch(ctx, boxes: list[dict], reports: list[dict], drained) -> None:
         if drained.error:
             print(f"Auto-replies could not be sent: {drained.error} They wait and are sent by the next "
                   "fetch that reaches the server.")
-    with ctx.engine.connect() as conn:
-        outbox = records.stats(conn)["outbox"]
+    outbox = ctl.stats().outbox
     counted = drained.waiting if drained else 0
     parts = []
-    if outbox["pending"] > counted:
-        parts.append(f"{outbox['pending'] - counted} {'more ' if counted else ''}waiting to be sent")
-    if outbox["uncertain"]:
-        parts.append(f"{outbox['uncertain']} uncertain (interrupted while sending; not resent, check with "
+    if outbox.pending > counted:
+        parts.append(f"{outbox.pending - counted} {'more ' if counted else ''}waiting to be sent")
+    if outbox.uncertain:
+        parts.append(f"{outbox.uncertain} uncertain (interrupted while sending; not resent, check with "
                      "the client)")
     if parts:
         print(f"Outbox: {', '.join(parts)}.")

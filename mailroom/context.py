@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from mailroom.errors import ConfigError
-from mailroom.model import Endpoint
+from mailroom.model import Endpoint, Mailbox
 from mailroom.secrets import Secrets
 from mailroom.settings import repo
 from mailroom.settings.document import Document
 from mailroom.settings.fields import expand_path
-from mailroom.store import schema
+from mailroom.store import mailboxes, schema
 from mailroom.store.db import open_store
 
 
@@ -37,6 +37,9 @@ def meta_value(engine: Engine, key: str, make) -> str:
 
 @dataclass
 class Context:
+    """One opened install: its database engine, its id, its keyring access and the
+    network timeout every connection of this process uses."""
+
     engine: Engine
     install_id: str
     secrets: Secrets
@@ -55,23 +58,15 @@ class Context:
     def settings(self) -> Document:
         return repo.load(self.engine)
 
-    def mailbox(self, description: str) -> tuple[int, dict]:
-        """(id, settings) of the mailbox called `description`; ConfigError naming the choices."""
+    def mailbox(self, description: str) -> Mailbox:
+        """The mailbox called `description`; ConfigError naming the mailboxes there are."""
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(schema.mailboxes.c.id).where(
-                schema.mailboxes.c.description == description)).first()
-        if row is None:
-            names = [b["description"] for b in self.settings()["mailboxes"]]
-            known = (", ".join(f'"{n}"' for n in names) + "." if names else
-                     "none yet; add them to a settings file and import it, see: mailroom config import --help")
-            raise ConfigError(f'No mailbox is called "{description}". Mailboxes: {known}', field="description")
-        box = next(b for b in self.settings()["mailboxes"] if b["description"] == description)
-        return row[0], box
+            return mailboxes.by_description(conn, description)
 
-    def mailbox_endpoint(self, box: dict) -> Endpoint:
-        return Endpoint(protocol="pop3", host=box["host"], port=box["port"], security=box["security"],
-                        username=box["username"] or box["email"], domain=box["domain"] or "",
-                        ca_file=expand_path(box["ca_file"]), timeout=self.timeout)
+    def mailbox_endpoint(self, box: Mailbox) -> Endpoint:
+        return Endpoint(protocol=box.protocol, host=box.host, port=box.port, security=box.security,
+                        username=box.username or box.email, domain=box.domain or "",
+                        ca_file=expand_path(box.ca_file), timeout=self.timeout)
 
     def outgoing_endpoint(self) -> Endpoint:
         out = self.settings()["outgoing"]

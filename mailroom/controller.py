@@ -20,26 +20,29 @@ import secrets as pysecrets
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
+import filelock
 
+from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import ConfigError, MailroomError, Problem
-from mailroom.model import (CheckResult, FieldSpec, MailboxState, MergeFieldHelp, NewMessage, OutboxCounts,
-                            RunCounts, RunRecord, SectionSpec, Status, TemplatePreview)
-from mailroom.settings.document import Document
+from mailroom.model import (CheckResult, FieldSpec, Mailbox, MailboxState, MergeFieldHelp, NewMessage, RunRecord,
+                            SectionSpec, Stats, Status, TemplatePreview)
+from mailroom.settings.document import Document, references
 from mailroom.settings.fields import REQUIRED, SECTION, SECTIONS
-from mailroom.store import schema as s
+from mailroom.store import mailboxes, records
+
+if TYPE_CHECKING:   # imported where used: a face that only reads the status loads neither
+    from mailroom.fetch import RunReport
+    from mailroom.outbox import DrainResult
+    from mailroom.settings.repo import Plan
 
 log = logging.getLogger("mailroom.controller")
 
 Account = str | int          # "outgoing", or a mailbox id
 NEW_MESSAGES_SHOWN = 5
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class Controller:
@@ -74,7 +77,7 @@ class Controller:
         with self._lock:
             if self._worker is not None:
                 return
-            self._worker = Worker(self.ctx, clock=self.clock, after_runs=self._drain_outbox)
+            self._worker = Worker(self.ctx, clock=self.clock, after_runs=self.send_replies)
             self._worker.status.subscribe(self._worker_changed)
             self._worker.start()
         self._announce()
@@ -94,28 +97,27 @@ class Controller:
     def check_now(self, mailbox_id: int | None = None) -> None:
         """Check one mailbox (or every enabled one) now, even while paused."""
         worker = self._require_worker()
-        if mailbox_id is None:
-            worker.check_now()
-            return
-        worker.check_now(self._description(mailbox_id))
+        if mailbox_id is not None:
+            with self.ctx.engine.connect() as conn:
+                mailboxes.by_id(conn, mailbox_id)      # a ConfigError when there is none
+        worker.check_now(mailbox_id)
 
     def set_paused(self, paused: bool, until: dt.datetime | None = None) -> None:
-        """Pause scheduled checks (until `until`, or until resumed); check-now still works."""
+        """Pause scheduled checks (until `until`, or until resumed); check-now still works.
+        The worker announces the change (`_worker_changed`)."""
         worker = self._require_worker()
         with self._lock:
             self._cancel_resume_timer()
-            if paused:
-                worker.pause()
-                self._paused_until = until if until is not None else None
-                if until is not None:
-                    seconds = max((until - self.clock()).total_seconds(), 0.0)
-                    self._resume_timer = threading.Timer(seconds, self.set_paused, args=(False,))
-                    self._resume_timer.daemon = True
-                    self._resume_timer.start()
-            else:
-                worker.resume()
-                self._paused_until = None
-        self._announce()
+            self._paused_until = until if paused else None
+            if paused and until is not None:
+                seconds = max((until - self.clock()).total_seconds(), 0.0)
+                self._resume_timer = threading.Timer(seconds, self.set_paused, args=(False,))
+                self._resume_timer.daemon = True
+                self._resume_timer.start()
+        if paused:
+            worker.pause()
+        else:
+            worker.resume()
 
     def _cancel_resume_timer(self) -> None:
         if self._resume_timer is not None:
@@ -128,44 +130,30 @@ class Controller:
             raise MailroomError("Mailroom is not running its mailbox checks in this process.", kind="state")
         return worker
 
-    def _drain_outbox(self) -> None:
-        from mailroom.outbox import drain
-
-        result = drain(self.ctx)
-        with self._lock:
-            self._outbox_error = result.error
-        self._announce()
-
     # --- status -----------------------------------------------------------------------
     def status(self) -> Status:
         """Every mailbox's state, the outbox and the quarantine, as one frozen snapshot."""
         with self.ctx.engine.connect() as conn:
-            rows = conn.execute(sa.select(s.mailboxes.c.id, s.mailboxes.c.description, s.mailboxes.c.enabled,
-                                          s.mailboxes.c.poll_minutes).order_by(s.mailboxes.c.id)).all()
-            outbox = dict(conn.execute(sa.select(s.outbox.c.state, sa.func.count()).group_by(s.outbox.c.state)).all())
-            quarantined = conn.execute(sa.select(sa.func.count()).select_from(s.quarantine)).scalar()
-            last_runs = self._last_runs(conn)
+            boxes = mailboxes.every(conn)
+            outbox = records.outbox_counts(conn)
+            quarantined = records.quarantined_count(conn)
+            last_runs = records.latest_runs(conn)
         worker = self._worker
         live = worker.status.snapshot() if worker is not None else {}
         paused = bool(worker is not None and worker.status.paused)
-        boxes = []
         with self._lock:
-            for mailbox_id, description, enabled, _poll in rows:
-                boxes.append(self._mailbox_state(mailbox_id, description, bool(enabled), live.get(description),
-                                                 last_runs.get(mailbox_id), paused))
+            states = tuple(self._mailbox_state(box, live.get(box.id), last_runs.get(box.id), paused)
+                           for box in boxes)
             return Status(paused=paused, paused_until=self._paused_until if paused else None,
-                          mailboxes=tuple(boxes),
-                          outbox=OutboxCounts(**{k: outbox.get(k, 0) for k in
-                                                 ("pending", "sending", "sent", "failed", "uncertain")}),
-                          quarantined=quarantined, unread=self._unread, outbox_error=self._outbox_error,
-                          seq=self._seq)
+                          mailboxes=states, outbox=outbox, quarantined=quarantined, unread=self._unread,
+                          outbox_error=self._outbox_error, seq=self._seq)
 
-    def _mailbox_state(self, mailbox_id, description, enabled, live, last_run: RunRecord | None,
-                       paused: bool) -> MailboxState:
-        state = MailboxState(id=mailbox_id, description=description, enabled=enabled,
+    def _mailbox_state(self, box: Mailbox, live, last_run: RunRecord | None, paused: bool) -> MailboxState:
+        enabled = box.enabled
+        state = MailboxState(id=box.id, description=box.description, enabled=enabled,
                              state="waiting" if enabled else "disabled",
-                             run_seq=self._run_seq.get(mailbox_id, 0),
-                             new_messages=self._new.get(mailbox_id, ()))
+                             run_seq=self._run_seq.get(box.id, 0),
+                             new_messages=self._new.get(box.id, ()))
         if last_run is not None:
             state = replace(state, last_run_at=last_run.ended_at or last_run.started_at, counts=last_run.counts,
                             error=last_run.error, error_kind=last_run.error_kind,
@@ -176,21 +164,10 @@ class Controller:
             state = replace(state, state=word, next_run_at=live.next_run_at, failures=live.failures)
             if report is not None:
                 state = replace(state, error=report.error, error_kind=report.error_kind,
-                                error_field=getattr(report, "error_field", None))
+                                error_field=report.error_field)
         if paused and enabled and state.state == "waiting":
             state = replace(state, state="paused")
         return state
-
-    @staticmethod
-    def _last_runs(conn) -> dict[int, RunRecord]:
-        # One newest-first walk of each mailbox's runs on its mailbox_id index, not a
-        # GROUP BY over the whole history (8 ms at 14,400 runs; the dashboard asks often).
-        r = s.runs.alias("r")
-        newest = (sa.select(r.c.id).where(r.c.mailbox_id == s.mailboxes.c.id, r.c.ended_at.is_not(None))
-                  .order_by(r.c.id.desc()).limit(1).scalar_subquery())
-        latest = sa.select(newest).select_from(s.mailboxes)
-        rows = conn.execute(sa.select(s.runs).where(s.runs.c.id.in_(latest))).mappings()
-        return {r["mailbox_id"]: _run_record(r, "") for r in rows}
 
     def subscribe(self, callback: Callable[[Status], None]) -> Callable[[], None]:
         """Call `callback(status)` after every change; returns the function that unsubscribes."""
@@ -218,13 +195,11 @@ class Controller:
                 log.exception("status subscriber failed")
 
     def _worker_changed(self, snapshot: dict) -> None:
-        """The worker finished or started a run: count it and note what it imported."""
+        """The worker started or finished a run, or paused: count each finished run once,
+        note what it imported, and tell the subscribers."""
         with self._lock:
-            for description, live in snapshot.items():
-                if live.state == "running" or live.last_report is None:
-                    continue
-                mailbox_id = self._mailbox_id(description)
-                if mailbox_id is None or live.last_run_at is None:
+            for mailbox_id, live in snapshot.items():
+                if live.state == "running" or live.last_report is None or live.last_run_at is None:
                     continue
                 if self._counted.get(mailbox_id) == live.last_run_at:
                     continue
@@ -236,12 +211,8 @@ class Controller:
         self._announce()
 
     def _imported_messages(self, mailbox_id: int, count: int) -> tuple[NewMessage, ...]:
-        m = s.messages
         with self.ctx.engine.connect() as conn:
-            rows = conn.execute(sa.select(m.c.id, m.c.client_id, m.c.from_name, m.c.from_addr, m.c.subject)
-                                .where(m.c.mailbox_id == mailbox_id, m.c.direction == "in")
-                                .order_by(m.c.id.desc()).limit(min(count, NEW_MESSAGES_SHOWN))).all()
-        return tuple(NewMessage(pk, client, name or addr, subject) for pk, client, name, addr, subject in reversed(rows))
+            return records.newest_messages(conn, mailbox_id, min(count, NEW_MESSAGES_SHOWN))
 
     def acknowledge_new_mail(self) -> None:
         """The user has seen the page: clear the unread count (the tray's badge)."""
@@ -251,29 +222,15 @@ class Controller:
             self._unread = 0
         self._announce()
 
-    def _description(self, mailbox_id: int) -> str:
-        with self.ctx.engine.connect() as conn:
-            name = conn.execute(sa.select(s.mailboxes.c.description).where(s.mailboxes.c.id == mailbox_id)).scalar()
-        if name is None:
-            raise ConfigError(f"There is no mailbox number {mailbox_id}.", field="mailbox")
-        return name
-
     def _mailbox_id(self, description: str) -> int | None:
         with self.ctx.engine.connect() as conn:
-            return conn.execute(sa.select(s.mailboxes.c.id).where(s.mailboxes.c.description == description)).scalar()
+            return mailboxes.find_id(conn, description)
 
     # --- the activity log -------------------------------------------------------------
     def activity(self, limit: int = 50, mailbox_id: int | None = None, before: int | None = None) -> tuple[RunRecord, ...]:
         """The latest runs, newest first; `before` is a run id (keyset paging)."""
-        r, b = s.runs, s.mailboxes
-        query = (sa.select(r, b.c.description).select_from(r.outerjoin(b, r.c.mailbox_id == b.c.id))
-                 .order_by(r.c.id.desc()).limit(max(1, min(limit, 500))))
-        if mailbox_id is not None:
-            query = query.where(r.c.mailbox_id == mailbox_id)
-        if before is not None:
-            query = query.where(r.c.id < before)
         with self.ctx.engine.connect() as conn:
-            return tuple(_run_record(row, row["description"] or "") for row in conn.execute(query).mappings())
+            return records.recent_runs(conn, max(1, min(limit, 500)), mailbox_id, before)
 
     # --- settings ---------------------------------------------------------------------
     def settings(self) -> Document:
@@ -311,7 +268,7 @@ class Controller:
         entries = doc[section]
         index = next((i for i, e in enumerate(entries) if e[spec.key] == key), None) if key is not None else None
         if key is not None and index is None:
-            raise ConfigError(f'There is no {_singular(section)} called "{key}" any more.', field=spec.key)
+            raise ConfigError(f'There is no {spec.noun} called "{key}" any more.', field=spec.key)
         renamed = values.get(spec.key)
         renames = None
         if index is None:
@@ -320,7 +277,8 @@ class Controller:
         else:
             entries[index] = dict(values)
             if renamed is not None and renamed != key:
-                _rename_references(doc, section, key, renamed)
+                for _other, entry, name in references(doc, section, key):   # a rename follows everywhere
+                    entry[name] = renamed
                 renames = {section: {key: renamed}}
         return doc, f"{section}[{index + 1}]", renames
 
@@ -337,29 +295,65 @@ class Controller:
 
     def usages(self, section: str, key: str) -> list[str]:
         """Where other settings refer to the entry `key` of `section` ("mailbox "Sales" (department)")."""
-        found = []
-        doc = self.ctx.settings()
-        for other in SECTION.values():
-            for f in other.fields:
-                if f.ref != section:
-                    continue
-                entries = [doc[other.name]] if other.single else doc[other.name]
-                for entry in entries:
-                    if entry.get(f.name) == key:
-                        found.append(f'{_singular(other.name)} "{entry.get(other.key, other.name)}" ({f.name.replace("_", " ")})')
-        return found
+        return [f'{other.noun or other.name} "{entry.get(other.key, other.name)}" ({name.replace("_", " ")})'
+                for other, entry, name in references(self.ctx.settings(), section, key)]
 
     def _save(self, doc: Document, *, entry_path: str | None = None, removing: tuple[str, str] | None = None,
               renames: dict[str, dict[str, str]] | None = None) -> list[str]:
         from mailroom.settings import repo
 
         canonical, warnings = self._validate(doc, entry_path)
-        removed_mailbox = self._mailbox_id(removing[1]) if removing and removing[0] == "mailboxes" else None
-        repo.save(self.ctx.engine, canonical, renames=renames, prune=removing is not None)
-        if removed_mailbox is not None:
-            self._forget_password(removed_mailbox)
+        plan = repo.save(self.ctx.engine, canonical, renames=renames, prune=removing is not None)
+        for problem in self._forget_removed_passwords(plan):
+            log.warning("%s", problem)
         self._settings_changed()
         return warnings
+
+    # --- the settings file ------------------------------------------------------------
+    @staticmethod
+    def read_settings_file(path: Path) -> tuple[Document, list[str]]:
+        """A settings file (TOML) read and validated: (document, warnings); ConfigError listing
+        every problem. Nothing is saved."""
+        from mailroom.settings import tomlfile
+
+        return tomlfile.read(path)
+
+    def plan_settings(self, doc: Document) -> Plan:
+        """What `replace_settings(doc)` would add, change, rename and remove; saves nothing."""
+        from mailroom.settings import repo
+
+        return repo.plan_for(self.ctx.engine, doc)
+
+    def replace_settings(self, doc: Document, *, prune: bool = False) -> tuple[Plan, list[str]]:
+        """Make the settings equal to `doc` (validated), all or nothing: (what changed, warnings).
+
+        Without `prune` a document that lacks a mailbox, or an entry in use, is refused
+        (`Plan.refusal()`). A removed mailbox's password leaves the keyring; a warning
+        says when it could not.
+        """
+        from mailroom.settings import repo
+
+        plan = repo.save(self.ctx.engine, doc, prune=prune)
+        warnings = self._forget_removed_passwords(plan)
+        self._settings_changed()
+        return plan, warnings
+
+    def export_settings(self) -> str:
+        """The settings as a settings file (TOML); passwords are never part of it."""
+        from mailroom.settings import tomlfile
+
+        return tomlfile.dumps(self.ctx.settings())
+
+    def _forget_removed_passwords(self, plan: Plan) -> list[str]:
+        problems = []
+        for change in plan.changes:
+            if change.section == "mailboxes" and change.action == "removed":
+                try:
+                    self.clear_password(change.row_id)
+                except MailroomError as exc:
+                    problems.append(f'the password of the removed mailbox "{change.name}" could not be removed '
+                                    f"from the keyring: {exc.message}")
+        return problems
 
     @staticmethod
     def _validate(doc: Document, entry_path: str | None) -> tuple[Document, list[str]]:
@@ -383,6 +377,15 @@ class Controller:
         """The id of the mailbox called `description` (its password's account), or None."""
         return self._mailbox_id(description)
 
+    def mailbox(self, description: str) -> Mailbox:
+        """The mailbox called `description`; ConfigError naming the mailboxes there are."""
+        return self.ctx.mailbox(description)
+
+    def mailboxes(self, *, enabled_only: bool = False) -> tuple[Mailbox, ...]:
+        """Every mailbox (or every enabled one), in the order they were added."""
+        with self.ctx.engine.connect() as conn:
+            return tuple(mailboxes.every(conn, enabled_only=enabled_only))
+
     # --- templates --------------------------------------------------------------------
     def merge_fields(self) -> tuple[MergeFieldHelp, ...]:
         """The merge fields a template may use, with help and the preview's sample values."""
@@ -392,6 +395,7 @@ class Controller:
 
     def preview_template(self, kind: str, subject: str, body: str) -> TemplatePreview:
         """Render a template (saved or not) in the sandbox on sample data; problems name the line."""
+        from mailroom.mail.display import html_to_text
         from mailroom.rules.templates import KINDS, TemplateError, preview, validate_template
 
         if kind not in KINDS:
@@ -400,7 +404,7 @@ class Controller:
         if problems:
             return TemplatePreview("", "", None, tuple(problems))
         try:
-            rendered = preview(kind, subject, body)
+            rendered = preview(kind, subject, body, to_text=html_to_text)
         except TemplateError as exc:
             return TemplatePreview("", "", None, tuple(exc.problems))
         return TemplatePreview(rendered.subject, rendered.text, rendered.html)
@@ -448,12 +452,6 @@ class Controller:
     def clear_password(self, account: Account) -> None:
         self._forget_account(self._account(account))
 
-    def _forget_password(self, mailbox_id: int) -> None:
-        try:
-            self.clear_password(mailbox_id)
-        except MailroomError as exc:
-            log.warning("the password of a removed mailbox could not be removed from the keyring: %s", exc.message)
-
     def _forget_account(self, name: str) -> None:
         self.ctx.secrets.delete(name)
 
@@ -477,14 +475,15 @@ class Controller:
         used. Errors name the field to fix.
         """
         from mailroom.checks import probe_mailbox
+        from mailroom.store.mailboxes import from_entry
 
-        box = _entry_for_check("mailboxes", entry)
+        box = from_entry(_entry_for_check("mailboxes", entry))
         if not password:
-            saved_as = key or box.get("description")
+            saved_as = key or box.description
             mailbox_id = self._mailbox_id(saved_as) if saved_as else None
             if mailbox_id is None:
                 raise ConfigError("Enter the password to test this email box.", field="password")
-            password = self.ctx.secrets.require(self._account(mailbox_id), f'mailbox "{box["description"]}"')
+            password = self.ctx.secrets.require(self._account(mailbox_id), f'mailbox "{box.description}"')
         return probe_mailbox(self.ctx, box, password)
 
     def send_test_email(self, to: str | None = None) -> CheckResult:
@@ -492,6 +491,78 @@ class Controller:
         from mailroom.checks import send_test_email
 
         return send_test_email(self.ctx, to)
+
+    def check_mailbox(self, mailbox_id: int) -> CheckResult:
+        """Connect to a saved mailbox with its saved password, log in and list."""
+        from mailroom.checks import probe_mailbox
+
+        with self.ctx.engine.connect() as conn:
+            box = mailboxes.by_id(conn, mailbox_id)
+        password = self.ctx.secrets.require(self._account(box.id), f'mailbox "{box.description}"')
+        return probe_mailbox(self.ctx, box, password)
+
+    def missing_passwords(self) -> list[str | None]:
+        """The accounts whose password is still to be saved: mailbox descriptions, and None
+        for the outgoing account (when it logs in). CredentialError when the keyring cannot be used."""
+        doc = self.ctx.settings()
+        wanted: list[tuple[Account, str | None]] = [(b.id, b.description) for b in self.mailboxes()]
+        if doc["outgoing"].get("host") and doc["outgoing"].get("username"):
+            wanted.append(("outgoing", None))
+        return [name for account, name in wanted if not self.has_password(account)]
+
+    # --- one fetch now, and the data behind it ------------------------------------------
+    def run_mailbox(self, mailbox_id: int, *, stop: threading.Event | None = None) -> RunReport:
+        """Check one mailbox now, in this thread (`stop` ends it between messages); the
+        worker need not run. MailroomError (kind "busy") when it is being checked already."""
+        from mailroom.worker import MailboxBusy, run_locked
+
+        with self.ctx.engine.connect() as conn:
+            box = mailboxes.by_id(conn, mailbox_id)
+        try:
+            return run_locked(self.ctx, box, stop=stop, clock=self.clock)
+        except MailboxBusy:
+            raise MailroomError("Another Mailroom is checking this mailbox right now.", kind="busy") from None
+
+    def send_replies(self) -> DrainResult:
+        """Send the auto-replies that are due now (the outbox), in this thread."""
+        from mailroom.outbox import drain
+
+        result = drain(self.ctx, self.clock)
+        with self._lock:
+            self._outbox_error = result.error
+        self._announce()
+        return result
+
+    def forget_seen(self, mailbox_id: int) -> int:
+        """Forget which messages on the server a mailbox has seen (the next run looks at
+        every one again; stored ones are recognised). MailroomError (kind "busy") while it runs."""
+        from mailroom.worker import mailbox_lock
+
+        with self.ctx.engine.connect() as conn:
+            box = mailboxes.by_id(conn, mailbox_id)
+        lock = mailbox_lock(box.id)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            raise MailroomError(f'Mailroom is checking mailbox "{box.description}" right now; try again when it '
+                                "is done.", kind="busy") from None
+        try:
+            with self.ctx.engine.begin() as conn:
+                return records.forget_seen(conn, box.id)
+        finally:
+            lock.release()
+
+    def stats(self) -> Stats:
+        """How many clients, messages, tasks, quarantined messages and auto-replies there are."""
+        with self.ctx.engine.connect() as conn:
+            return records.stats(conn)
+
+    def explain(self, raw: bytes, description: str | None = None) -> dict:
+        """What importing the email `raw` in a mailbox (by default the first enabled one)
+        would decide, and why, as plain data; nothing is stored."""
+        from mailroom.importer import explain
+
+        return explain(self.ctx, raw, description, clock=self.clock)
 
 
 def _entry_for_check(section: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -526,29 +597,6 @@ _SECTION_SPECS = tuple(SectionSpec(name=s.name, help=s.help, single=s.single, ke
                                    fields=tuple(_field_spec(f) for f in s.fields)) for s in SECTIONS)
 
 
-def _singular(section: str) -> str:
-    words = {"mailboxes": "mailbox", "task_statuses": "task status", "task_types": "task type",
-             "departments": "department", "users": "user", "templates": "template"}
-    return words.get(section, section)
-
-
-def _rename_references(doc: Document, section: str, old: str, new: str) -> None:
-    """Settings refer to entries by name: a rename follows everywhere it is used."""
-    for other in SECTION.values():
-        for f in other.fields:
-            if f.ref != section:
-                continue
-            entries = [doc[other.name]] if other.single else doc[other.name]
-            for entry in entries:
-                if entry.get(f.name) == old:
-                    entry[f.name] = new
-
-
-def _run_record(row, description: str) -> RunRecord:
-    counts = RunCounts(**{k: row[k] or 0 for k in ("listed", "new", "imported", "duplicates",
-                                                  "skipped_before_cutoff", "quarantined", "too_large", "deleted")})
-    return RunRecord(id=row["id"], mailbox_id=row["mailbox_id"], mailbox=description, started_at=row["started_at"],
-                     ended_at=row["ended_at"], counts=counts, error_kind=row["error_kind"], error=row["error"])
 
 
 __all__ = ["Controller", "Problem", "utcnow"]

@@ -1,4 +1,7 @@
-"""One run of one mailbox: the only place where the POP3 session meets the core.
+"""One run of one mailbox: the only place where a server session meets the core.
+
+The session is a `Connector` (mailroom/mail/connector.py; POP3 today), so the steps
+below are named by their POP3 commands:
 
     UIDL → minus seen UIDs → (TOP n 0 → skip before cutoff) → RETR, pipelined
       → parse → decide (pure) → one transaction per batch → DELE → QUIT
@@ -33,15 +36,17 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from mailroom import paths
+from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import MailroomError, StorageError
-from mailroom.mail import stream
+from mailroom.mail import connector_for, stream
+from mailroom.mail.connector import Connector, MessageRejected, Spooled
 from mailroom.mail.parse import header_date
 from mailroom.mail.parsing import PARALLEL_MIN, ParseFailed, can_spawn, parse_one, parsed_in_order
-from mailroom.mail.pop3 import MessageRejected, Pop3Client, Spooled
-from mailroom.model import Endpoint, ParsedMessage
+from mailroom.model import Mailbox, ParsedMessage
+from mailroom.rules.cutoff import company_zone, cutoff_instant, is_before_cutoff
 from mailroom.secrets import mailbox_account
-from mailroom.store import failures, records, schema
+from mailroom.store import failures, records
 from mailroom.store.raw import RawStore
 
 log = logging.getLogger("mailroom.fetch")
@@ -57,12 +62,16 @@ MAX_SESSIONS = 25              # Gmail lists ~250 messages per session: keep rec
 _STORE_WRITES = threading.RLock()
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 @dataclass
 class RunReport:
+    """What one run of one mailbox did, counted as it goes: the activity log's row
+    (`counts()`, model.RunCounts' fields plus the error) and `fetch --json`'s entry.
+
+    `error`/`error_kind` say why the run stopped early (None: it finished) and
+    `error_field` which setting to fix, if one is; `outbox_ids` are the auto-replies it
+    queued, for the caller to send.
+    """
+
     mailbox: str
     listed: int = 0
     new: int = 0
@@ -74,26 +83,22 @@ class RunReport:
     deleted: int = 0
     error: str | None = None
     error_kind: str | None = None
+    error_field: str | None = None
     outbox_ids: list[int] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
         data = asdict(self)
-        data.pop("outbox_ids")
+        del data["outbox_ids"], data["error_field"]
         return data
+
+    def failed(self, exc: MailroomError) -> None:
+        """The run stopped early because of `exc` (the first failure is the one kept)."""
+        if self.error is None:
+            self.error, self.error_kind, self.error_field = exc.message, exc.kind, exc.field
 
     def counts(self) -> dict:
         """The columns of this run's row in the activity log (runs): counts and the error."""
         return {k: v for k, v in self.as_dict().items() if k != "mailbox"}
-
-
-def load_mailbox_row(ctx: Context, description: str | None = None, mailbox_id: int | None = None) -> dict:
-    table = schema.mailboxes
-    where = table.c.id == mailbox_id if mailbox_id is not None else table.c.description == description
-    with ctx.engine.connect() as conn:
-        row = conn.execute(sa.select(table).where(where)).mappings().first()
-    if row is None:
-        ctx.mailbox(description)  # raises the ConfigError that lists the mailboxes
-    return dict(row)
 
 
 @dataclass(frozen=True)
@@ -130,26 +135,6 @@ class _Background:
         return value
 
 
-def _open(endpoint: Endpoint, password: _Background, max_message: int) -> Pop3Client:
-    """Pop3Client.open(endpoint, password.result()), connecting while the password comes.
-
-    A keyring failure is reported before a connection failure, and nothing is sent to
-    the server before the password is there, as when the password was asked for first.
-    """
-    client = Pop3Client(endpoint, max_message=max_message)
-    try:
-        try:
-            client.connect()
-        except MailroomError:
-            password.result()  # its error, if any, is the one to report
-            raise
-        client.login(password.result())
-    except BaseException:
-        client.close()
-        raise
-    return client
-
-
 def _storage_error(raw: RawStore, exc: OSError) -> StorageError:
     return StorageError(f"Mailroom could not save a message in {raw.root} ({exc.strerror}). "
                         "Free disk space; nothing was lost.")
@@ -164,26 +149,19 @@ def _header_block(head: bytes) -> bytes:
     return head
 
 
-def enabled_mailboxes(ctx: Context) -> list[dict]:
-    table = schema.mailboxes
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(sa.select(table).where(table.c.enabled).order_by(table.c.id)).mappings()
-        return [dict(r) for r in rows]
-
-
 class MailboxRun:
     """Run one mailbox once. `stop` is checked between messages."""
 
-    def __init__(self, ctx: Context, mailbox: dict, *, stop: threading.Event | None = None,
+    def __init__(self, ctx: Context, mailbox: Mailbox, *, stop: threading.Event | None = None,
                  clock: Callable[[], dt.datetime] = utcnow):
         self.ctx = ctx
         self.box = mailbox
         self.stop = stop or threading.Event()
         self.clock = clock
         self.raw = RawStore(paths.raw_dir())
-        self.report = RunReport(mailbox=mailbox["description"])
-        self.delete = not mailbox["leave_on_server"]
-        self.max_message = mailbox["max_message_mb"] << 20
+        self.report = RunReport(mailbox=mailbox.description)
+        self.delete = not mailbox.leave_on_server
+        self.max_message = mailbox.max_message_mb << 20
         self._importer = None
         self._counted: set[str] = set()
 
@@ -201,41 +179,41 @@ class MailboxRun:
         box = self.box
         try:
             with self._writing() as conn:
-                run_id = records.start_run(conn, box["id"], self.clock())
+                run_id = records.start_run(conn, box.id, self.clock())
         except StorageError as exc:
-            self.report.error, self.report.error_kind = exc.message, exc.kind
-            log.warning("mailbox %s: %s", box["description"], exc.message)
+            self.report.failed(exc)
+            log.warning("mailbox %s: %s", box.description, exc.message)
             return self.report
         try:
             endpoint = self.ctx.mailbox_endpoint(box)
+            connector = connector_for(endpoint)
             # The keyring answers over D-Bus while the TLS handshake runs (~15 ms each).
-            password = _Background(self.ctx.secrets.require, mailbox_account(box["id"]),
-                                   f'mailbox "{box["description"]}"')
+            password = _Background(self.ctx.secrets.require, mailbox_account(box.id),
+                                   f'mailbox "{box.description}"')
             for session in range(MAX_SESSIONS):
-                with _open(endpoint, password, self.max_message) as pop:
+                with connector.open(endpoint, password.result, max_message=self.max_message) as pop:
                     progressed = self._session(pop, first=session == 0)
                 if not progressed or self.stop.is_set():
                     break
         except MailroomError as exc:
-            self.report.error, self.report.error_kind = exc.message, exc.kind
-            log.warning("mailbox %s: %s", box["description"], exc.message)
+            self.report.failed(exc)
+            log.warning("mailbox %s: %s", box.description, exc.message)
         finally:
             try:
                 with self._writing() as conn:
                     records.finish_run(conn, run_id, self.clock(), self.report.counts())
             except StorageError as exc:
-                self.report.error = self.report.error or exc.message
-                self.report.error_kind = self.report.error_kind or exc.kind
-                log.warning("mailbox %s: %s", box["description"], exc.message)
+                self.report.failed(exc)
+                log.warning("mailbox %s: %s", box.description, exc.message)
         if not self.report.error:
             r = self.report
             log.info("mailbox %s: %d listed, %d new, %d imported, %d duplicates, %d skipped, %d quarantined, "
-                     "%d too large, %d deleted", box["description"], r.listed, r.new, r.imported, r.duplicates,
+                     "%d too large, %d deleted", box.description, r.listed, r.new, r.imported, r.duplicates,
                      r.skipped_before_cutoff, r.quarantined, r.too_large, r.deleted)
         return self.report
 
     # --- one POP3 session -----------------------------------------------------------
-    def _session(self, pop: Pop3Client, *, first: bool) -> bool:
+    def _session(self, pop: Connector, *, first: bool) -> bool:
         """True when this session found new UIDs: a server that lists only part of the
         mailbox per session (Gmail: about 250) may list more in the next one; and when a
         message was rejected mid-reply, which ends the session early."""
@@ -258,7 +236,7 @@ class MailboxRun:
             # (UIDL ids are unique, pop.uidl() makes sure: each number is its own message.)
             to_delete = [n for n, uid in listing.items() if seen.get(uid) in ("imported", "duplicate")]
         try:
-            if new and box["exclude_before"] and not self.stop.is_set():
+            if new and box.exclude_before and not self.stop.is_set():
                 new = self._skip_before_cutoff(pop, new)
             if new and not self.stop.is_set():
                 to_delete += self._fetch(pop, new)
@@ -276,28 +254,30 @@ class MailboxRun:
 
     def _seen_uids(self) -> dict[str, str]:
         with self.ctx.engine.connect() as conn:
-            return records.seen_uids(conn, self.box["id"])
+            return records.seen_uids(conn, self.box.id)
 
-    def _skip_before_cutoff(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    def _skip_before_cutoff(self, pop: Connector, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Read headers only (TOP n 0); record older messages as skipped, never RETR them."""
-        cutoff = dt.datetime.combine(self.box["exclude_before"], dt.time(), dt.timezone.utc)
+        with self.ctx.engine.connect() as conn:
+            zone = company_zone(records.company_timezone(conn))
+        cutoff = cutoff_instant(self.box.exclude_before, zone)
         uid_of = dict(new)
         keep, skip = [], []
         try:
             for n, headers in pop.top_many([n for n, _ in new]):
                 date = header_date(headers)
-                if date is not None and date < cutoff:
+                if is_before_cutoff(date, cutoff):
                     skip.append((uid_of[n], date))  # the date is kept: an earlier cutoff may want it back
                 else:
                     keep.append((n, uid_of[n]))
         finally:
             # Also when a TOP was rejected: the decisions made so far hold.
             with self._writing() as conn:
-                records.mark_skipped_many(conn, self.box["id"], skip, self.clock())
+                records.mark_skipped_many(conn, self.box.id, skip, self.clock())
             self.report.skipped_before_cutoff += len(skip)
         return keep
 
-    def _fetch(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[int]:
+    def _fetch(self, pop: Connector, new: list[tuple[int, str]]) -> list[int]:
         """RETR the new messages, import in batches; the numbers now safe to DELE.
 
         A message larger (by LIST) than `max_message_mb` is not downloaded: its headers
@@ -314,7 +294,7 @@ class MailboxRun:
             elif not self.stop.is_set():
                 self._hold(uid, _header_block(pop.top(n, 0)), too_large=True,
                            reason=f"It is {sizes[n] / (1 << 20):.1f} MB, larger than the "
-                                  f"{self.box['max_message_mb']} MB allowed (max_message_mb). It was left on "
+                                  f"{self.box.max_message_mb} MB allowed (max_message_mb). It was left on "
                                   "the server; its headers are kept.")
         large = [(n, uid) for n, uid in wanted if sizes.get(n, 0) > stream.LARGE]
         small = [(n, uid) for n, uid in wanted if sizes.get(n, 0) <= stream.LARGE]
@@ -325,7 +305,7 @@ class MailboxRun:
             deletable += self._fetch_large(pop, n, uid)
         return deletable if self.delete else []
 
-    def _fetch_small(self, pop: Pop3Client, new: list[tuple[int, str]], sizes: dict[int, int]) -> list[int]:
+    def _fetch_small(self, pop: Connector, new: list[tuple[int, str]], sizes: dict[int, int]) -> list[int]:
         uid_of = dict(new)
         batch: list[Fetched] = []
         size = 0
@@ -372,7 +352,7 @@ class MailboxRun:
                 path.unlink(missing_ok=True)
         return deletable
 
-    def _fetch_large(self, pop: Pop3Client, n: int, uid: str) -> list[int]:
+    def _fetch_large(self, pop: Connector, n: int, uid: str) -> list[int]:
         spool = self.raw.spool_path()
         try:
             try:
@@ -470,10 +450,10 @@ class MailboxRun:
             if headers is not None:
                 self._keep_raw(sha256, headers)
             with self._writing() as conn:
-                records.quarantine(conn, self.box["id"], uid, sha256, reason, self.clock(), state)
+                records.quarantine(conn, self.box.id, uid, sha256, reason, self.clock(), state)
         if too_large:
             self.report.too_large += 1
         else:
             self.report.quarantined += 1
-        log.warning("mailbox %s: message %s %s: %s", self.box["description"], uid,
+        log.warning("mailbox %s: message %s %s: %s", self.box.description, uid,
                     "too large" if too_large else "quarantined", reason)

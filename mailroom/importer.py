@@ -16,7 +16,6 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,15 +24,18 @@ from sqlalchemy.engine import Connection
 
 from mailroom.context import Context
 from mailroom.errors import ConfigError, MailroomError
-from mailroom.mail.parse import parse_message
-from mailroom.model import ParsedMessage
+from mailroom.mail.parse import html_to_text, parse_message
+from mailroom.clock import utcnow
+from mailroom.model import Mailbox, ParsedMessage
 from mailroom.rules.authresults import trusted_authserv_id
 from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, Skip, reply_address
+from mailroom.rules.cutoff import company_zone, cutoff_instant, is_before_cutoff
 from mailroom.rules.decide import CreateTask, Decision, Facts, JoinTask, NoTask, decide
 from mailroom.rules.hours import parse_business_hours
 from mailroom.rules.match import Matched, NewClient, sender_key
 from mailroom.rules.reply import ReplySetup
-from mailroom.store import records
+from mailroom.settings.fields import defaults
+from mailroom.store import mailboxes, records
 from mailroom.store import schema as s
 
 log = logging.getLogger("mailroom.importer")
@@ -61,35 +63,34 @@ def _row(conn: Connection, table: sa.Table, row_id: int | None) -> dict | None:
 class Importer:
     """Everything one mailbox's imports need that does not change during a run."""
 
-    def __init__(self, ctx: Context, mailbox: dict, *, clock: Callable[[], dt.datetime]):
+    def __init__(self, ctx: Context, mailbox: Mailbox, *, clock: Callable[[], dt.datetime]):
         self.box = mailbox
         self.clock = clock
         self.secret = ctx.signing_secret()
         with ctx.engine.connect() as conn:
-            self.company = _row(conn, s.company, 1) or {
-                "name": "", "phone": "", "timezone": "UTC", "business_hours": "",
-                "unknown_sender": "create", "autoreply_rate_limit_days": 7, "autoreply_max_per_hour": 50}
-            self.outgoing = _row(conn, s.outgoing, 1) or {"display_name": "", "email": ""}
-            self.template = _row(conn, s.templates, mailbox.get("autoreply_template_id"))
-            self.user = _row(conn, s.users, mailbox.get("user_id"))
-            self.department = _row(conn, s.departments, mailbox.get("department_id"))
+            # Never saved: the settings' defaults (the settings table is their one source).
+            self.company = _row(conn, s.company, 1) or defaults("company")
+            self.outgoing = _row(conn, s.outgoing, 1) or defaults("outgoing")
+            self.template = _row(conn, s.templates, mailbox.autoreply_template_id)
+            self.user = _row(conn, s.users, mailbox.user_id)
+            self.department = _row(conn, s.departments, mailbox.department_id)
             own = [self.outgoing.get("email") or ""]
             for email, aliases in conn.execute(sa.select(s.mailboxes.c.email, s.mailboxes.c.aliases)):
                 own += [email, *(aliases or [])]
-        self.timezone = zoneinfo.ZoneInfo(self.company["timezone"] or "UTC")
+        self.timezone = company_zone(self.company["timezone"])
         hours = self.company["business_hours"]
         self.policy = AutoreplyPolicy(
-            enabled=bool(mailbox["autoreply"] and self.template),
-            when=mailbox["autoreply_when"],
-            outside_hours_only=bool(mailbox["autoreply_outside_hours_only"]),
+            enabled=bool(mailbox.autoreply and self.template),
+            when=mailbox.autoreply_when,
+            outside_hours_only=mailbox.autoreply_outside_hours_only,
             business_hours=parse_business_hours(hours) if hours else None,
             timezone=self.timezone,
-            mailbox_addresses=tuple(a.lower() for a in [mailbox["email"], *(mailbox["aliases"] or [])]),
+            mailbox_addresses=mailbox.addresses,
             own_addresses=tuple(sorted({a.lower() for a in own if a})),
-            x_loop=mailbox["email"].lower(),
+            x_loop=mailbox.email.lower(),
             now=clock(),
             rate_limit=dt.timedelta(days=self.company["autoreply_rate_limit_days"]),
-            trusted_authserv_id=trusted_authserv_id(mailbox["host"], mailbox.get("authserv_id") or ""),
+            trusted_authserv_id=trusted_authserv_id(mailbox.host, mailbox.authserv_id),
             max_per_hour=self.company["autoreply_max_per_hour"],
         )
         self.reply_setup = self._reply_setup() if self.template else None
@@ -101,9 +102,9 @@ class Importer:
             template_name=template["name"], template_kind=template["kind"], template_subject=template["subject"],
             template_body=template["body"], display_name=self.outgoing.get("display_name") or "",
             timezone=self.timezone, company_name=company["name"], company_phone=company["phone"],
-            company_business_hours=company["business_hours"], mailbox_description=self.box["description"],
+            company_business_hours=company["business_hours"], mailbox_description=self.box.description,
             user_name=self.user["name"] if self.user else "",
-            department_name=self.department["name"] if self.department else "")
+            department_name=self.department["name"] if self.department else "", html_to_text=html_to_text)
 
     # --- facts and decision ---------------------------------------------------------
     def reply_policy(self, conn: Connection, msg: ParsedMessage, now: dt.datetime) -> AutoreplyPolicy:
@@ -127,10 +128,10 @@ class Importer:
             unknown_sender=self.company["unknown_sender"],
             known=records.known_messages(conn, [*msg.in_reply_to, *msg.references]),
             secret=self.secret,
-            create_tasks=bool(box["create_tasks"]),
-            task_type=box["task_type_id"], task_status=box["task_status_id"],
-            department=box["department_id"], user=box["user_id"],
-            tasks_for_automated_mail=bool(box.get("tasks_for_automated_mail")),
+            create_tasks=box.create_tasks,
+            task_type=box.task_type_id, task_status=box.task_status_id,
+            department=box.department_id, user=box.user_id,
+            tasks_for_automated_mail=box.tasks_for_automated_mail,
             autoreply=policy,
             reply_setup=self.reply_setup,
             reply_nonce=uuid.uuid4().hex,
@@ -144,7 +145,7 @@ class Importer:
         # account serves old mail again, which must be neither filed nor answered twice.
         duplicate = records.find_duplicate(conn, msg.message_id, msg.raw_sha256)
         if duplicate is not None:
-            records.mark_seen(conn, box["id"], uid, "duplicate", now, duplicate)
+            records.mark_seen(conn, box.id, uid, "duplicate", now, duplicate)
             return Outcome("duplicate", duplicate)
         decision = self.decide(conn, msg, now)
         client = decision.client
@@ -154,10 +155,10 @@ class Importer:
             client_id = client.client_id if isinstance(client, Matched) else None
         conversation_id = decision.reply.conversation_id
         if conversation_id is None:
-            conversation_id = records.insert_conversation(conn, client_id, box["id"], msg.subject, now)
+            conversation_id = records.insert_conversation(conn, client_id, box.id, msg.subject, now)
         task, autoreply = decision.task, decision.autoreply
         message_pk = records.insert_message(
-            conn, msg, direction="in", mailbox_id=box["id"], client_id=client_id,
+            conn, msg, direction="in", mailbox_id=box.id, client_id=client_id,
             conversation_id=conversation_id, is_reply=decision.reply.is_reply,
             client_ambiguous=isinstance(client, Matched) and client.ambiguous, now=now,
             task_note=task.reason if isinstance(task, NoTask) else None,
@@ -172,13 +173,13 @@ class Importer:
         if isinstance(autoreply, SendReply) and decision.composed is not None:
             # The transactional outbox row: written with the import, sent later (at most once).
             outbox_id = records.queue_autoreply(
-                conn, mailbox_id=box["id"], reply_to_message_pk=message_pk, to_addr=autoreply.to,
+                conn, mailbox_id=box.id, reply_to_message_pk=message_pk, to_addr=autoreply.to,
                 to_key=sender_key(autoreply.to), from_addr=autoreply.from_address,
                 message_id=decision.composed.message_id, raw=decision.composed.raw, now=now)
         elif isinstance(autoreply, Skip) and autoreply.rule in _NOTABLE_SKIPS:
             log.log(_NOTABLE_SKIPS[autoreply.rule], "mailbox %s: no auto-reply to message %s (%r): %s",
-                    box["description"], msg.message_id, msg.subject, autoreply.reason)
-        records.mark_seen(conn, box["id"], uid, "imported", now, message_pk)
+                    box.description, msg.message_id, msg.subject, autoreply.reason)
+        records.mark_seen(conn, box.id, uid, "imported", now, message_pk)
         return Outcome("imported", message_pk, outbox_id)
 
 
@@ -195,19 +196,17 @@ def explain(ctx: Context, raw: bytes, description: str | None = None,
     whether the mailbox's `exclude_before` would skip it, and whether it is stored
     already (then a fetch would count it as a duplicate and decide nothing).
     """
-    from mailroom.fetch import enabled_mailboxes, load_mailbox_row, utcnow
     from mailroom.mail.parse import header_date
     from mailroom.rules.autoreply import Skip, blocking_rules
 
-    if description:
-        box = load_mailbox_row(ctx, description)
-    else:
-        boxes = enabled_mailboxes(ctx)
-        if not boxes:
-            raise ConfigError("No mailbox is set up yet; explain decides as one of your mailboxes. "
-                              "Add one to a settings file and import it; see: mailroom config import --help",
-                              field="description")
-        box = boxes[0]
+    with ctx.engine.connect() as conn:
+        boxes = [mailboxes.by_description(conn, description)] if description else \
+            mailboxes.every(conn, enabled_only=True)
+    if not boxes:
+        raise ConfigError("No mailbox is set up yet; explain decides as one of your mailboxes. "
+                          "Add one to a settings file and import it; see: mailroom config import --help",
+                          field="description")
+    box = boxes[0]
     msg = parse_message(raw)
     if not any(msg.has_header(name) for name in _EMAIL_HEADERS):
         raise MailroomError("This does not look like an email: it has none of the headers From, To, "
@@ -226,16 +225,15 @@ def explain(ctx: Context, raw: bytes, description: str | None = None,
     if isinstance(first, Skip) and (not blocking or blocking[0].rule != first.rule):
         blocking = [first, *(b for b in blocking if b.rule != first.rule)]  # the decision is the authority
     cutoff = None
-    if box["exclude_before"]:
+    if box.exclude_before:
         date = header_date(raw)
-        limit = dt.datetime.combine(box["exclude_before"], dt.time(), dt.timezone.utc)
-        cutoff = {"exclude_before": box["exclude_before"].isoformat(),
+        cutoff = {"exclude_before": box.exclude_before.isoformat(),
                   "date": date.isoformat() if date else None,
-                  "skipped": date is not None and date < limit}
+                  "skipped": is_before_cutoff(date, cutoff_instant(box.exclude_before, importer.timezone))}
     return describe(msg, box, decision, blocking=blocking, stored=stored, cutoff=cutoff)
 
 
-def describe(msg: ParsedMessage, box: dict, d: Decision, *, blocking=(), stored: int | None = None,
+def describe(msg: ParsedMessage, box: Mailbox, d: Decision, *, blocking=(), stored: int | None = None,
              cutoff: dict | None = None) -> dict:
     """The decision as plain data (explain's --json): what `d` says, plus the blocking
     auto-reply rules, the message already stored (its id) and the cutoff check."""
@@ -255,7 +253,7 @@ def describe(msg: ParsedMessage, box: dict, d: Decision, *, blocking=(), stored:
         task_info = {"action": "none", "reason": task.reason}
     reply = d.autoreply
     return {
-        "mailbox": box["description"],
+        "mailbox": box.description,
         "message_id": msg.message_id,
         "from": msg.from_addr.email if msg.from_addr else None,
         "subject": msg.subject,

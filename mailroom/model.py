@@ -7,7 +7,7 @@ module can import this one without pulling in anything else.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,59 @@ class Endpoint:
         return host.endswith((".gmail.com", ".googlemail.com")) or host in ("gmail.com", "googlemail.com")
 
 
+@dataclass(frozen=True)
+class Mailbox:
+    """One incoming mailbox, as saved (or about to be saved) in the settings.
+
+    One type for the settings entry and the store's row (mailroom/store/mailboxes.py
+    builds it from either): the settings table's fields by name, references to other
+    entries by their store ids (`department_id`, ...; None in an entry not saved yet),
+    and `id`, the key of everything recorded for the mailbox (None: not saved yet).
+    """
+
+    id: int | None
+    description: str
+    protocol: str
+    host: str
+    port: int
+    security: str
+    email: str
+    aliases: tuple[str, ...]
+    domain: str
+    username: str
+    leave_on_server: bool
+    exclude_before: dt.date | None
+    max_message_mb: int
+    department_id: int | None
+    user_id: int | None
+    create_tasks: bool
+    tasks_for_automated_mail: bool
+    task_type_id: int | None
+    task_status_id: int | None
+    autoreply: bool
+    autoreply_template_id: int | None
+    autoreply_when: str
+    autoreply_outside_hours_only: bool
+    authserv_id: str
+    poll_minutes: int
+    enabled: bool
+    ca_file: str | None
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """The mailbox's own address and its aliases, lower-cased."""
+        return tuple(a.lower() for a in (self.email, *self.aliases))
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What a server's certificate says of itself, to name it in an error message."""
+
+    subject: str
+    issuer: str
+    not_after: str
+
+
 # --- what the controller tells every face (tray, page, command line) -----------------
 
 
@@ -163,6 +216,21 @@ class OutboxCounts:
     def problems(self) -> int:
         """Replies a person should look at: refused for good, or maybe sent twice."""
         return self.failed + self.uncertain
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What the store holds, counted (`mailroom stats`)."""
+
+    clients: int
+    messages_in: int
+    messages_out: int
+    tasks: int
+    quarantined: int
+    outbox: OutboxCounts
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
 """The outbox sender: drains pending auto-replies over SMTP, each at most once.
 
-Rows are written by the import transaction (importer.py). Here, a row goes
-pending → sending (committed before the SMTP transaction starts) → sent | failed |
-pending again. A row still `sending` when a sender starts means a sender died
-mid-send: the server may or may not have the message, so it becomes `uncertain`,
-is shown to the user, and is never sent again (at most once beats a double reply).
-Temporary failures (4xx, dropped connections) retry with back-off; permanent ones
-(5xx) are marked failed with the server's reply. Only one sender runs at a time,
-also across processes (a lock in the data folder).
+Rows are written by the import transaction (importer.py). Here they move through the
+states of mailroom/rules/outbox.py's table, and only through those: pending → sending
+(committed before the SMTP transaction starts) → sent | failed | pending again. A row
+still `sending` when a sender starts means a sender died mid-send: the server may or
+may not have the message, so it becomes `uncertain`, is shown to the user, and is
+never sent again (at most once beats a double reply). Temporary failures (4xx) retry
+with back-off; permanent ones (5xx) are marked failed with the server's reply. Only
+one sender runs at a time, also across processes (a lock in the data folder).
 """
 
 from __future__ import annotations
@@ -21,22 +21,17 @@ import filelock
 import sqlalchemy as sa
 
 from mailroom import paths
+from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import MailroomError, SendError
 from mailroom.mail.parse import parse_message
 from mailroom.mail.smtp import SmtpClient
+from mailroom.rules.outbox import QUEUED, next_state, retry_delay, send_failure
 from mailroom.secrets import outgoing_account
 from mailroom.store import records
 from mailroom.store import schema as s
 
 log = logging.getLogger("mailroom.outbox")
-
-MAX_BACKOFF = dt.timedelta(hours=1)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
 
 @dataclass
 class DrainResult:
@@ -46,21 +41,10 @@ class DrainResult:
     error: str | None = None
 
 
-def retry_delay(attempts: int) -> dt.timedelta:
-    """1, 2, 4 ... minutes after each temporary failure, at most an hour."""
-    return min(dt.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
-
-
-def _lock() -> filelock.BaseFileLock:
-    folder = paths.data_dir() / "locks"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return filelock.FileLock(folder / "outbox.lock")
-
-
 def drain(ctx: Context, clock: Callable[[], dt.datetime] = utcnow) -> DrainResult:
     """Send every due pending row; returns the counts. Never raises for a send problem."""
     result = DrainResult()
-    lock = _lock()
+    lock = paths.lock("outbox")
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
@@ -89,11 +73,18 @@ def drain(ctx: Context, clock: Callable[[], dt.datetime] = utcnow) -> DrainResul
         lock.release()
 
 
+def _move(conn, where, state: str, event: str, **values) -> int:
+    """Carry out `event` on the rows `where` that are in `state` (the table's step from
+    it, or ValueError); how many rows moved."""
+    t = s.outbox
+    return conn.execute(t.update().where(where, t.c.state == state)
+                        .values(state=next_state(state, event), **values)).rowcount
+
+
 def _mark_uncertain(ctx: Context) -> None:
     with ctx.engine.begin() as conn:
-        found = conn.execute(s.outbox.update().where(s.outbox.c.state == "sending").values(
-            state="uncertain", last_error="Mailroom stopped while sending this reply; it may or may "
-            "not have been delivered, so it is not sent again.")).rowcount
+        found = _move(conn, sa.true(), "sending", "abandoned", last_error="Mailroom stopped while sending this "
+                      "reply; it may or may not have been delivered, so it is not sent again.")
     if found:
         log.warning("outbox: %d auto-replies interrupted mid-send marked uncertain", found)
 
@@ -103,40 +94,39 @@ def _due_rows(ctx: Context, now: dt.datetime) -> list[dict]:
     with ctx.engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.id, t.c.to_addr, t.c.from_addr, t.c.raw, t.c.attempts,
                                       t.c.reply_to_message_pk).where(
-            t.c.state == "pending", sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
+            t.c.state == QUEUED, sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
             .order_by(t.c.id)).mappings()
         return [dict(r) for r in rows]
 
 
 def _send_one(ctx: Context, smtp: SmtpClient, row: dict, clock, result: DrainResult) -> None:
     t = s.outbox
+    this = t.c.id == row["id"]
     with ctx.engine.begin() as conn:
         # Claim the row; `sending` is durable before a byte goes to the server.
-        claimed = conn.execute(t.update().where(t.c.id == row["id"], t.c.state == "pending")
-                               .values(state="sending", attempts=t.c.attempts + 1)).rowcount
+        claimed = _move(conn, this, QUEUED, "claim", attempts=t.c.attempts + 1)
     if not claimed:
         return
     try:
         smtp.send(row["raw"], row["from_addr"], [row["to_addr"]])
     except SendError as exc:
-        attempts = row["attempts"] + 1
-        if exc.permanent:
-            values = dict(state="failed", last_error=exc.message)
+        event = send_failure(permanent=exc.permanent, kind=exc.kind)
+        values = {"last_error": exc.message}
+        if event == "refused":
             result.failed += 1
-        elif exc.kind == "connect":
+        elif event == "lost":
             # Lost mid-transaction: the server may have accepted it. Never risk a second copy.
-            values = dict(state="uncertain", last_error=exc.message)
             result.error = exc.message
         else:
-            values = dict(state="pending", last_error=exc.message, next_attempt_at=clock() + retry_delay(attempts))
+            values["next_attempt_at"] = clock() + retry_delay(row["attempts"] + 1)
             result.waiting += 1
         with ctx.engine.begin() as conn:
-            conn.execute(t.update().where(t.c.id == row["id"]).values(**values))
+            _move(conn, this, "sending", event, **values)
         log.warning("outbox: reply %d to %s: %s", row["id"], row["to_addr"], exc.message)
         return
     now = clock()
     with ctx.engine.begin() as conn:
-        conn.execute(t.update().where(t.c.id == row["id"]).values(state="sent", sent_at=now, last_error=None))
+        _move(conn, this, "sending", "sent", sent_at=now, last_error=None)
         original = _record_sent(conn, row, now)
     result.sent += 1
     log.info("outbox: auto-reply %d sent to %s, answering message %s (%r) of mailbox %s", row["id"],

@@ -13,6 +13,7 @@ import os
 import stat
 from pathlib import Path
 
+import filelock
 import platformdirs
 
 from mailroom.errors import StorageError
@@ -71,3 +72,9 @@ def raw_dir() -> Path:
 
 def log_dir() -> Path:
     return _folder(data_dir() / "logs", "log folder")
+
+
+def lock(name: str) -> filelock.BaseFileLock:
+    """The lock `name` in the data folder's locks/ (a mailbox's run, the outbox's sender),
+    held across processes that share the data folder; the OS drops it when its process dies."""
+    return filelock.FileLock(_folder(data_dir() / "locks", "lock folder") / f"{name}.lock")

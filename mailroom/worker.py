@@ -20,7 +20,10 @@ import filelock
 
 from mailroom import paths
 from mailroom.context import Context
-from mailroom.fetch import MailboxRun, RunReport, enabled_mailboxes, utcnow
+from mailroom.clock import utcnow
+from mailroom.fetch import MailboxRun, RunReport
+from mailroom.model import Mailbox
+from mailroom.store import mailboxes
 
 log = logging.getLogger("mailroom.worker")
 
@@ -29,6 +32,10 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 
 @dataclass(frozen=True)
 class MailboxStatus:
+    """One mailbox as the worker last saw it, under its id (the schedule's key): a
+    renamed mailbox keeps its state; `description` is its name as of its last update."""
+
+    mailbox_id: int
     description: str
     state: str = "waiting"                  # waiting | running | error | busy
     last_run_at: dt.datetime | None = None
@@ -37,32 +44,53 @@ class MailboxStatus:
     last_report: RunReport | None = None
 
 
+Snapshot = dict[int, MailboxStatus]
+
+
 class Status:
-    """A thread-safe snapshot of every mailbox's state, with subscribers (tray, web)."""
+    """A thread-safe snapshot of every mailbox's state and of `paused`, with subscribers.
+
+    A subscriber is called with the snapshot after every change (a mailbox's state, or
+    pause and resume), from the thread that made it, outside the lock.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._boxes: dict[str, MailboxStatus] = {}
-        self.paused = False
-        self._subscribers: list[Callable[[dict[str, MailboxStatus]], None]] = []
+        self._boxes: Snapshot = {}
+        self._paused = False
+        self._subscribers: list[Callable[[Snapshot], None]] = []
 
-    def snapshot(self) -> dict[str, MailboxStatus]:
+    @property
+    def paused(self) -> bool:
+        with self._lock:
+            return self._paused
+
+    def snapshot(self) -> Snapshot:
         with self._lock:
             return dict(self._boxes)
 
-    def subscribe(self, callback: Callable[[dict[str, MailboxStatus]], None]) -> None:
+    def subscribe(self, callback: Callable[[Snapshot], None]) -> None:
         with self._lock:
             self._subscribers.append(callback)
 
-    def update(self, description: str, **changes) -> MailboxStatus:
+    def set_paused(self, paused: bool) -> None:
         with self._lock:
-            current = self._boxes.get(description) or MailboxStatus(description)
-            self._boxes[description] = new = replace(current, **changes)
-            subscribers = list(self._subscribers)
-            snapshot = dict(self._boxes)
+            self._paused = paused
+            subscribers, snapshot = list(self._subscribers), dict(self._boxes)
+        self._tell(subscribers, snapshot)
+
+    def update(self, box: Mailbox, **changes) -> MailboxStatus:
+        with self._lock:
+            current = self._boxes.get(box.id) or MailboxStatus(box.id, box.description)
+            self._boxes[box.id] = new = replace(current, description=box.description, **changes)
+            subscribers, snapshot = list(self._subscribers), dict(self._boxes)
+        self._tell(subscribers, snapshot)
+        return new
+
+    @staticmethod
+    def _tell(subscribers: list[Callable[[Snapshot], None]], snapshot: Snapshot) -> None:
         for callback in subscribers:
             callback(snapshot)
-        return new
 
 
 def backoff(poll: dt.timedelta, failures: int) -> dt.timedelta:
@@ -75,19 +103,18 @@ class MailboxBusy(Exception):
 
 
 def mailbox_lock(mailbox_id: int) -> filelock.BaseFileLock:
-    folder = paths.data_dir() / "locks"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return filelock.FileLock(folder / f"mailbox-{mailbox_id}.lock")
+    """Held by the one run of a mailbox at a time (in any process on this data folder)."""
+    return paths.lock(f"mailbox-{mailbox_id}")
 
 
-def run_locked(ctx: Context, mailbox: dict, *, stop: threading.Event | None = None,
+def run_locked(ctx: Context, mailbox: Mailbox, *, stop: threading.Event | None = None,
                clock: Callable[[], dt.datetime] = utcnow) -> RunReport:
     """One run of `mailbox` while holding its lock; MailboxBusy when someone else holds it."""
-    lock = mailbox_lock(mailbox["id"])
+    lock = mailbox_lock(mailbox.id)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        raise MailboxBusy(mailbox["description"]) from None
+        raise MailboxBusy(mailbox.description) from None
     try:
         return MailboxRun(ctx, mailbox, stop=stop, clock=clock).run()
     finally:
@@ -116,7 +143,7 @@ class Worker(threading.Thread):
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._due_now: set[str] = set()
+        self._due_now: set[int | None] = set()     # mailbox ids asked for now; None: every one
         self._due: dict[int, dt.datetime] = {}
         self._failures: dict[int, int] = {}
         self._runs: dict[int, threading.Thread] = {}
@@ -124,13 +151,15 @@ class Worker(threading.Thread):
         self._drain_again = False
         self._ended: dict[int, dt.datetime] = {}       # when each mailbox's last run ended
         self._reload = False
+        self._rounds = threading.Condition()
+        self._rounds_started = self._rounds_done = 0
 
     # --- called from other threads ---------------------------------------------------
-    def check_now(self, description: str | None = None) -> None:
+    def check_now(self, mailbox_id: int | None = None) -> None:
         """Run one mailbox (or all) now, even when paused; one that is running now runs
         again as soon as its current run ends."""
         with self._lock:
-            self._due_now.add(description or "*")
+            self._due_now.add(mailbox_id)
         self._wake.set()
 
     def reload(self) -> None:
@@ -141,11 +170,20 @@ class Worker(threading.Thread):
         self._wake.set()
 
     def pause(self) -> None:
-        self.status.paused = True
+        self.status.set_paused(True)
 
     def resume(self) -> None:
-        self.status.paused = False
+        self.status.set_paused(False)
         self._wake.set()
+
+    def next_round(self, timeout: float = 30.0) -> bool:
+        """Wake the loop and wait until it has gone through a round that began after this
+        call (so every run then due has started); False if none ended within `timeout`."""
+        with self._rounds:
+            wanted = self._rounds_started + 1
+        self._wake.set()
+        with self._rounds:
+            return self._rounds.wait_for(lambda: self._rounds_done >= wanted, timeout)
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Stop: every run ends between messages, after its POP3 session QUITs.
@@ -165,10 +203,15 @@ class Worker(threading.Thread):
             while not self._stopping.is_set():
                 # Clear before the round: a wake-up (stop, check-now, a run's end) during it is not lost.
                 self._wake.clear()
+                with self._rounds:
+                    self._rounds_started += 1
                 try:
                     self._round()
                 except Exception:  # noqa: BLE001 - the worker must outlive one bad round; it is logged
                     log.exception("worker round failed")
+                with self._rounds:
+                    self._rounds_done += 1
+                    self._rounds.notify_all()
                 self._wake.wait(self._seconds_to_next())
         finally:
             with self._lock:
@@ -181,21 +224,21 @@ class Worker(threading.Thread):
         with self._lock:
             forced, self._due_now = self._due_now, set()
             reload, self._reload = self._reload, False
-        later: set[str] = set()
-        boxes = enabled_mailboxes(self.ctx)
+        later: set[int | None] = set()
+        with self.ctx.engine.connect() as conn:
+            boxes = mailboxes.every(conn, enabled_only=True)
         if reload:
             self._reschedule(boxes)
         for box in boxes:
             if self._stopping.is_set():
                 return
-            name = box["description"]
-            wanted = "*" in forced or name in forced
+            wanted = None in forced or box.id in forced
             with self._lock:
-                running = box["id"] in self._runs
-                due = self._due.get(box["id"], now) <= now
+                running = box.id in self._runs
+                due = self._due.get(box.id, now) <= now
             if running:
                 if wanted:
-                    later.add(name)          # asked for during its run: once more when it ends
+                    later.add(box.id)        # asked for during its run: once more when it ends
                 continue
             if not wanted and (self.status.paused or not due):
                 continue
@@ -204,55 +247,56 @@ class Worker(threading.Thread):
             with self._lock:
                 self._due_now |= later
 
-    def _start(self, box: dict) -> None:
-        thread = threading.Thread(target=self._run_one, args=(box,), name=f"mailroom-run-{box['id']}", daemon=True)
+    def _start(self, box: Mailbox) -> None:
+        thread = threading.Thread(target=self._run_one, args=(box,), name=f"mailroom-run-{box.id}", daemon=True)
         with self._lock:
-            self._runs[box["id"]] = thread
-        self.status.update(box["description"], state="running")
+            self._runs[box.id] = thread
+        self.status.update(box, state="running")
         thread.start()
 
-    def _reschedule(self, boxes: list[dict]) -> None:
-        enabled = {box["id"] for box in boxes}
+    def _reschedule(self, boxes: list[Mailbox]) -> None:
+        enabled = {box.id for box in boxes}
         changed = []
         with self._lock:
             for mailbox_id in [i for i in self._due if i not in enabled]:
                 del self._due[mailbox_id]               # disabled or removed: no longer wakes the loop
             for box in boxes:
-                ended = self._ended.get(box["id"])
-                if ended is None or box["id"] in self._runs:
+                ended = self._ended.get(box.id)
+                if ended is None or box.id in self._runs:
                     continue
-                poll = dt.timedelta(minutes=box["poll_minutes"])
-                self._due[box["id"]] = due = ended + backoff(poll, self._failures.get(box["id"], 0))
-                changed.append((box["description"], due))
-        for name, due in changed:
-            self.status.update(name, next_run_at=due)
+                poll = dt.timedelta(minutes=box.poll_minutes)
+                self._due[box.id] = due = ended + backoff(poll, self._failures.get(box.id, 0))
+                changed.append((box, due))
+        for box, due in changed:
+            self.status.update(box, next_run_at=due)
 
-    def _run_one(self, box: dict) -> None:
+    def _run_one(self, box: Mailbox) -> None:
         """One run, on its own thread; then its schedule, its status, and the outbox."""
-        name, poll = box["description"], dt.timedelta(minutes=box["poll_minutes"])
+        poll = dt.timedelta(minutes=box.poll_minutes)
         try:
             try:
                 report = run_locked(self.ctx, box, stop=self._stopping, clock=self.clock)
             except MailboxBusy:
                 with self._lock:
-                    self._due[box["id"]] = next_run = self.clock() + dt.timedelta(minutes=1)
-                self.status.update(name, state="busy", next_run_at=next_run)
+                    self._due[box.id] = next_run = self.clock() + dt.timedelta(minutes=1)
+                self.status.update(box, state="busy", next_run_at=next_run)
                 return
             except Exception as exc:  # noqa: BLE001 - a bug must back off like any failure, not spin
-                log.exception("mailbox %s: run failed", name)
-                report = RunReport(mailbox=name, error=f"Internal error: {type(exc).__name__}",
+                log.exception("mailbox %s: run failed", box.description)
+                report = RunReport(mailbox=box.description, error=f"Internal error: {type(exc).__name__}",
                                    error_kind="internal")
+            ended = self.clock()     # one instant: a reschedule computes the same next run from it
             with self._lock:
-                failures = self._failures.get(box["id"], 0) + 1 if report.error else 0
-                self._failures[box["id"]] = failures
-                self._ended[box["id"]] = self.clock()
-                self._due[box["id"]] = next_run = self.clock() + backoff(poll, failures)
-            self.status.update(name, state="error" if report.error else "waiting", last_run_at=self.clock(),
+                failures = self._failures.get(box.id, 0) + 1 if report.error else 0
+                self._failures[box.id] = failures
+                self._ended[box.id] = ended
+                self._due[box.id] = next_run = ended + backoff(poll, failures)
+            self.status.update(box, state="error" if report.error else "waiting", last_run_at=ended,
                                next_run_at=next_run, failures=failures, last_report=report)
             self._request_drain()
         finally:
             with self._lock:
-                self._runs.pop(box["id"], None)
+                self._runs.pop(box.id, None)
             self._wake.set()
 
     def _request_drain(self) -> None:

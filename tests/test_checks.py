@@ -9,6 +9,7 @@ import tomllib
 import pytest
 
 from mailroom.context import Context
+from mailroom.store import mailboxes
 from tests.helpers import mailbox, outgoing, settings, write_toml
 from tests.servers.scripted import ScriptedPop3, closed_port, silent_port
 
@@ -177,8 +178,8 @@ def test_a_stored_ca_file_with_a_tilde_is_expanded_when_used(monkeypatch, tmp_pa
     # settings saved before ca_file was stored expanded may still hold "~/..."
     monkeypatch.setenv("HOME", str(tmp_path))
     ctx = Context(engine=None, install_id="x", secrets=None)
-    box = {"host": "pop.x.example", "port": 995, "security": "ssl", "username": "u", "email": "u@x.example",
-           "domain": "", "ca_file": "~/ca.pem"}
+    box = mailboxes.from_entry({"protocol": "pop3", "host": "pop.x.example", "port": 995, "security": "ssl",
+                                "username": "u", "email": "u@x.example", "domain": "", "ca_file": "~/ca.pem"})
     assert ctx.mailbox_endpoint(box).ca_file == str(tmp_path / "ca.pem")
 
 

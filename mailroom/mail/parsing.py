@@ -24,8 +24,8 @@ from pathlib import Path
 
 from mailroom.errors import MailroomError
 from mailroom.mail import stream
+from mailroom.mail.connector import Spooled
 from mailroom.mail.parse import parse_message
-from mailroom.mail.pop3 import Spooled
 from mailroom.model import ParsedMessage
 
 PARALLEL_MIN = 200             # new messages that make a parser process worth its start-up

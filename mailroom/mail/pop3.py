@@ -31,15 +31,15 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from mailroom.errors import ConfigError, MailroomError, ProtocolError
-from mailroom.mail import diagnose
+from mailroom.mail.connector import MessageRejected, Spooled
 from mailroom.mail.deadline import MIN_RATE
-from mailroom.mail.tls import client_context, peek_certificate, port_speaks_tls
+from mailroom.mail.tls import client_context, expects_ssl, peek_certificate
 from mailroom.model import Endpoint
+from mailroom.rules import diagnose
 
 _CHUNK = 1 << 18
 _END = b"\r\n.\r\n"
@@ -69,32 +69,6 @@ class Pop3Error(ProtocolError):
         self.reply = reply
 
 
-class MessageRejected(ProtocolError):
-    """One message breaks a bound: larger than allowed (`too_large`) or a line too long.
-
-    The message fails, not the run. `head` is its beginning as received (dot-unstuffed,
-    at most HEAD bytes), for its headers. The session has been closed: the rest of the
-    reply was still on the wire.
-    """
-
-    kind = "message"
-
-    def __init__(self, message: str, *, number: int, too_large: bool, head: bytes):
-        super().__init__(message)
-        self.number = number
-        self.too_large = too_large
-        self.head = head
-
-
-@dataclass(frozen=True)
-class Spooled:
-    """A message reply too large for memory, written to the file a `spill` call gave."""
-
-    path: Path
-    size: int
-    sha256: str
-
-
 class _Overflow(Exception):
     """A multi-line reply outgrew its limit (`line` False) or a line outgrew its own."""
 
@@ -109,9 +83,11 @@ def _unstuff(data: bytes) -> bytes:
 
 
 class Pop3Client:
-    """One POP3 session. Use `Pop3Client.open(endpoint, password)` or as a context manager.
+    """One POP3 session, a `Connector` (mailroom/mail/connector.py). Use
+    `Pop3Client.open(endpoint, password)`, as a context manager.
 
-    `max_message` is the largest message (in bytes) RETR or TOP may bring.
+    `max_message` is the largest message (in bytes) RETR or TOP may bring; a message
+    rejected for a bound keeps at most HEAD bytes of its beginning (dot-unstuffed).
     """
 
     def __init__(self, endpoint: Endpoint, *, max_message: int = MAX_MESSAGE):
@@ -130,11 +106,18 @@ class Pop3Client:
 
     # --- connection -----------------------------------------------------------------
     @classmethod
-    def open(cls, endpoint: Endpoint, password: str, **kwargs) -> "Pop3Client":
+    def open(cls, endpoint: Endpoint, password: Callable[[], str], **kwargs) -> "Pop3Client":
+        """Connect, negotiate TLS, log in with `password()`, called once the connection
+        stands (the keyring may answer meanwhile) or when connecting failed: a keyring
+        failure is the error reported, and nothing is sent before the password is there."""
         client = cls(endpoint, **kwargs)
         try:
-            client.connect()
-            client.login(password)
+            try:
+                client.connect()
+            except MailroomError:
+                password()      # its error, if any, is the one to report
+                raise
+            client.login(password())
         except BaseException:
             client.close()
             raise
@@ -192,7 +175,7 @@ class Pop3Client:
         try:
             self.greeting = self._status()
         except MailroomError as exc:
-            if exc.kind == "timeout" and ep.security != "ssl" and port_speaks_tls(ep.host, ep.port, ep.timeout):
+            if exc.kind == "timeout" and expects_ssl(ep):
                 raise diagnose.timeout_error(ep, speaks_tls=True) from None
             raise
         if ep.security == "starttls":

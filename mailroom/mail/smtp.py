@@ -22,10 +22,10 @@ from email.message import EmailMessage
 
 from mailroom.errors import MailroomError, SendError
 from mailroom.logs import printable
-from mailroom.mail import diagnose
 from mailroom.mail.deadline import Watchdog, budget
-from mailroom.mail.tls import client_context, peek_certificate, port_speaks_tls
+from mailroom.mail.tls import client_context, expects_ssl, peek_certificate
 from mailroom.model import Endpoint
+from mailroom.rules import diagnose
 
 # Any line end: the wire needs CRLF (RFC 5321 section 2.3.8); rows queued by an older
 # version carry bare LF.
@@ -168,13 +168,12 @@ def _connect_to(ep: Endpoint, smtp: smtplib.SMTP) -> None:
             raise smtplib.SMTPConnectError(code, reply)
     except ssl.SSLCertVerificationError as exc:
         raise diagnose.tls_error(ep, exc, _peek(ep)) from None
-    except smtplib.SMTPServerDisconnected as exc:
-        if ep.security != "ssl" and port_speaks_tls(ep.host, ep.port, ep.timeout):
+    except (smtplib.SMTPServerDisconnected, TimeoutError, socket.timeout) as exc:
+        # No greeting (cut, or none in time): a port that expects SSL at once behaves so.
+        if expects_ssl(ep):
             raise diagnose.timeout_error(ep, speaks_tls=True) from None
-        raise diagnose.connection_lost(ep, exc) from None
-    except (TimeoutError, socket.timeout):
-        if ep.security != "ssl" and port_speaks_tls(ep.host, ep.port, ep.timeout):
-            raise diagnose.timeout_error(ep, speaks_tls=True) from None
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            raise diagnose.connection_lost(ep, exc) from None
         raise diagnose.timeout_error(ep) from None
     except (OSError, ssl.SSLError) as exc:
         raise diagnose.diagnose_socket(ep, exc) from None

@@ -22,13 +22,13 @@ import socket
 import ssl
 import sys
 import threading
-from dataclasses import dataclass
 
 import truststore
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from mailroom.errors import ConnectError
+from mailroom.model import CertificateFacts, Endpoint
 
 
 _OS_VERIFIES = sys.platform in ("darwin", "win32")   # truststore verifies through the OS there
@@ -91,13 +91,6 @@ def _with_ca_file(ctx: ssl.SSLContext, ca_file: str | None) -> ssl.SSLContext:
     return ctx
 
 
-@dataclass(frozen=True)
-class CertificateFacts:
-    subject: str
-    issuer: str
-    not_after: str
-
-
 def _name(name: x509.Name) -> str:
     for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME):
         attrs = name.get_attributes_for_oid(oid)
@@ -136,6 +129,12 @@ def peek_certificate(sock: socket.socket, host: str) -> CertificateFacts | None:
     except (OSError, ssl.SSLError):
         return None
     return describe_certificate(der) if der else None
+
+
+def expects_ssl(ep: Endpoint) -> bool:
+    """A client without SSL got no greeting: is it because the port expects SSL from the
+    first byte (the security setting is wrong)? The one probe POP3 and SMTP both ask."""
+    return ep.security != "ssl" and port_speaks_tls(ep.host, ep.port, ep.timeout)
 
 
 def port_speaks_tls(host: str, port: int, timeout: float) -> bool:

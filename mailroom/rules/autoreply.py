@@ -32,9 +32,10 @@ from mailroom.rules.authresults import forged_sender_reason
 # interface too (where a reply goes).
 from mailroom.rules.automated import first_word, header_tokens, reply_address
 from mailroom.rules.hours import BusinessHours, is_within_hours
+from mailroom.settings.fields import SECTION
 
 When = Literal["new_conversation", "every_email", "new_client"]
-WHEN_CHOICES: tuple[str, ...] = ("new_conversation", "every_email", "new_client")
+WHEN_CHOICES: tuple[str, ...] = SECTION["mailboxes"].by_name["autoreply_when"].choices  # the one list
 
 
 @dataclass(frozen=True, kw_only=True)

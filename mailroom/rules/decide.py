@@ -1,11 +1,11 @@
 """The one decision the pipeline asks for: what to do with one incoming message.
 
 `decide(msg, facts)` runs the rules in order — client match, reply detection, task,
-auto-reply, and the reply's bytes — and returns a `Decision` that the worker carries
-out in one store transaction. The worker looks up the `Facts` first (candidate clients
-by sender address, store rows for the referenced Message-IDs, the mailbox's settings,
-when this sender last had an auto-reply, how many replies went out this hour) and
-never decides anything itself. A reply that cannot be built is a `Skip` in the
+auto-reply, and the reply's bytes — and returns a `Decision` that the importer
+(mailroom/importer.py) carries out in one store transaction. The importer looks up the
+`Facts` first (candidate clients by sender address, store rows for the referenced
+Message-IDs, the mailbox's settings, when this sender last had an auto-reply, how many
+replies went out this hour) and never decides anything itself. A reply that cannot be built is a `Skip` in the
 decision, so what `explain` shows is what the import does.
 
 Pure: no store, no clock, no sending. The secret is kept out of reprs so a logged

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Collection, Literal, Sequence
 
 from mailroom.model import Address
+from mailroom.settings.fields import SECTION
 
 UnknownSender = Literal["create", "leave_unmatched"]
+UNKNOWN_SENDER_CHOICES: tuple[str, ...] = SECTION["company"].by_name["unknown_sender"].choices  # the one list
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ def match_client(
     `own_addresses` (lower-case: the outgoing account, every mailbox and alias) is
     never filed against a client, not even one that wrongly holds that address.
     """
-    if unknown_sender not in ("create", "leave_unmatched"):
-        raise ValueError(f"unknown_sender must be 'create' or 'leave_unmatched', not {unknown_sender!r}")
+    if unknown_sender not in UNKNOWN_SENDER_CHOICES:
+        raise ValueError(f"unknown_sender must be one of {', '.join(UNKNOWN_SENDER_CHOICES)}, not {unknown_sender!r}")
     email = sender.email.strip().lower() if sender is not None else ""
     if email and email in own_addresses:
         return Unmatched(f"{email} is one of our own addresses, so the message is not filed against a client.")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from mailroom.model import ParsedMessage
@@ -45,6 +45,7 @@ class ReplySetup:
     mailbox_description: str = ""
     user_name: str = ""
     department_name: str = ""
+    html_to_text: Callable[[str], str] | None = field(default=None, repr=False, compare=False)  # for HTML emails
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def build_reply(msg: ParsedMessage, send: SendReply, context: MergeContext, setu
                 message_id: str, x_loop: str, now: dt.datetime) -> ComposedReply | Skip:
     """The reply's bytes, or a Skip (rule "template-failed" or "compose-failed") saying why not."""
     try:
-        rendered = render_template(setup.template_kind, setup.template_subject, setup.template_body, context)
+        rendered = render_template(setup.template_kind, setup.template_subject, setup.template_body, context,
+                                   to_text=setup.html_to_text)
     except TemplateError as exc:
         return Skip(reason=f"The auto-reply template {setup.template_name!r} could not be rendered for this "
                            f"message: {'; '.join(exc.problems).rstrip('.')}.", rule="template-failed")

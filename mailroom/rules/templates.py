@@ -228,14 +228,6 @@ def _describe(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _default_to_text(html: str) -> str:
-    # Imported here so the rules need the parser only when an HTML template is
-    # rendered without a converter; the parser owns the one html->text conversion.
-    from mailroom.mail.parse import html_to_text
-
-    return html_to_text(html)
-
-
 def render_template(
     kind: str,
     subject: str,
@@ -247,17 +239,19 @@ def render_template(
     """Render a template for `context`; raise TemplateError when it cannot be.
 
     The subject is always plain text on one line. A form letter gives text only; an
-    HTML email gives the HTML and, through `to_text` (by default
-    `mailroom.mail.parse.html_to_text`), its plain-text alternative.
+    HTML email gives the HTML and, through `to_text`, its plain-text alternative: the
+    shell passes the parser's converter (mailroom.mail.display.html_to_text), so the
+    rules import nothing from mail/. ValueError for an HTML email without one.
     """
     env = _environment(kind)
+    if kind == "html_email" and to_text is None:
+        raise ValueError("an HTML email template needs to_text, the HTML-to-text converter")
     namespace = context.as_namespace()
     rendered_subject = one_line(_render(_TEXT_ENV, "subject", subject, namespace))
     rendered_body = _render(env, "body", body, namespace)
     if kind == "form_letter":
         return Rendered(rendered_subject, rendered_body, None)
-    convert = to_text or _default_to_text
-    return Rendered(rendered_subject, convert(rendered_body), rendered_body)
+    return Rendered(rendered_subject, to_text(rendered_body), rendered_body)
 
 
 def preview(kind: str, subject: str, body: str, *,

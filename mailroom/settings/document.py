@@ -12,11 +12,11 @@ Pure: apart from `ca_file` existence, no I/O.
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import zoneinfo
 from typing import Any
 
+from mailroom.clock import utcnow
 from mailroom.errors import ConfigError
+from mailroom.rules.cutoff import company_zone
 from mailroom.settings.fields import SECTION, SECTIONS, Section, convert, default_port, plain_text_warning
 
 Document = dict[str, Any]
@@ -100,11 +100,7 @@ def _check_exclude_before(doc: Document, where: str, box: dict, problems: list[s
     cutoff = box["exclude_before"]
     if cutoff is None:
         return
-    try:
-        zone = zoneinfo.ZoneInfo(doc["company"].get("timezone") or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = dt.timezone.utc  # the bad time zone is reported on its own
-    today = dt.datetime.now(zone).date()
+    today = utcnow().astimezone(company_zone(doc["company"].get("timezone"))).date()  # a bad zone: reported apart
     if cutoff > today:
         problems.append(f"{where}.exclude_before: {cutoff.isoformat()} is in the future, so every message "
                         f"until then would be skipped; use today ({today.isoformat()}) or an earlier day")
@@ -187,3 +183,16 @@ def validate(raw: Any) -> tuple[Document, list[str]]:
     _warn_plain_text(doc, warnings)
     _warn_blank_merge_fields(doc, warnings)
     return doc, warnings
+
+
+def references(doc: Document, section: str, key: str) -> list[tuple[Section, dict, str]]:
+    """Where settings refer to the entry `key` of `section` by name: (section, entry, field)."""
+    found = []
+    for other in SECTIONS:
+        for f in other.fields:
+            if f.ref != section:
+                continue
+            for entry in [doc[other.name]] if other.single else doc[other.name]:
+                if entry.get(f.name) == key:
+                    found.append((other, entry, f.name))
+    return found

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from mailroom.errors import ConfigError
+from mailroom.rules.cutoff import company_zone, cutoff_instant
 from mailroom.settings.document import Document
 from mailroom.settings.fields import SECTION, SECTIONS, Field, Section
 from mailroom.store import records, schema
@@ -114,6 +115,10 @@ class Plan:
     @property
     def removed_mailboxes(self) -> list[int]:
         return self.removed.get("mailboxes", [])
+
+    def refusal(self) -> ConfigError:
+        """The error that refuses this plan without `prune` (see `needs_prune`)."""
+        return refusal(self.needs_prune)
 
 
 def _match_mailboxes(doc_boxes: list[dict], rows: list[dict]) -> list[int | None]:
@@ -246,7 +251,9 @@ def save_in(conn: Connection, doc: Document, *, prune: bool = False) -> Plan:
     the_plan = plan(conn, doc)
     if the_plan.needs_prune and not prune:
         raise refusal(the_plan.needs_prune)
-    old_cutoffs = dict(conn.execute(sa.select(schema.mailboxes.c.id, schema.mailboxes.c.exclude_before)).all())
+    old_zone = company_zone(records.company_timezone(conn))
+    old_cutoffs = {row_id: cutoff_instant(day, old_zone) for row_id, day in
+                   conn.execute(sa.select(schema.mailboxes.c.id, schema.mailboxes.c.exclude_before))}
     # Removals first, dependants first: a kept mailbox may take a removed one's description.
     for section in reversed(SECTIONS):
         gone = the_plan.removed.get(section.name)
@@ -279,19 +286,20 @@ def save_in(conn: Connection, doc: Document, *, prune: bool = False) -> Plan:
                 conn.execute(table.update().where(table.c.id == row_id).values(**row))
             else:
                 conn.execute(table.insert().values(**row))
+    new_zone = company_zone(doc["company"].get("timezone"))
     for box, row_id in zip(doc["mailboxes"], the_plan.matched["mailboxes"], strict=True):
         if row_id is not None:
-            _reconsider_skipped(conn, row_id, old_cutoffs.get(row_id), box["exclude_before"])
+            _reconsider_skipped(conn, row_id, old_cutoffs.get(row_id), cutoff_instant(box["exclude_before"], new_zone))
     return the_plan
 
 
-def _reconsider_skipped(conn: Connection, mailbox_id: int, old: dt.date | None, new: dt.date | None) -> None:
-    """A cutoff moved earlier (or removed) makes the UIDs it skipped but no longer
-    excludes eligible again: the next run reads their headers once more."""
+def _reconsider_skipped(conn: Connection, mailbox_id: int, old: dt.datetime | None, new: dt.datetime | None) -> None:
+    """A cutoff moved earlier (an earlier day, another time zone, or none) makes the UIDs
+    it skipped but no longer excludes eligible again: the next run reads their headers
+    once more."""
     if old is None or (new is not None and new >= old):
         return
-    cutoff = dt.datetime.combine(new, dt.time(), dt.timezone.utc) if new is not None else None
-    records.forget_skipped(conn, mailbox_id, cutoff)
+    records.forget_skipped(conn, mailbox_id, new)
 
 
 def load(engine: Engine) -> Document:

@@ -1,8 +1,8 @@
 """The settings file: TOML in, TOML out.
 
-`read` parses and validates (raising ConfigError with every problem); `write` emits
-the canonical document, omitting unset values, and never holds a secret: passwords
-are not settings, they live in the keyring (see mailroom/secrets.py).
+`read` parses and validates (raising ConfigError with every problem); `dumps` writes
+the canonical document as TOML, omitting unset values, and never holds a secret:
+passwords are not settings, they live in the keyring (see mailroom/secrets.py).
 """
 
 from __future__ import annotations
@@ -65,6 +65,3 @@ def dumps(doc: Document) -> str:
             parts.append(f"{header}\n{tomli_w.dumps(values, multiline_strings=True)}")
     return "\n".join(parts)
 
-
-def write(path: Path, doc: Document) -> None:
-    Path(path).write_text(dumps(doc), encoding="utf-8")

@@ -73,7 +73,7 @@ def test_retr_to_streams_and_unstuffs(chunky, monkeypatch):
         monkeypatch.setattr("mailroom.mail.pop3._CHUNK", 7)   # every boundary case of the reader
     with ScriptedPop3(messages) as server:
         ep = Endpoint("pop3", "127.0.0.1", server.port, "none", username=server.user, timeout=10)
-        with Pop3Client.open(ep, server.password) as pop:
+        with Pop3Client.open(ep, lambda: server.password) as pop:
             for number, original in enumerate(server.mailbox, 1):
                 sink = io.BytesIO()
                 size, sha = pop.retr_to(number, sink)

@@ -10,6 +10,7 @@ import pytest
 from keyring.backends import SecretService
 
 from mailroom.context import Context
+from mailroom.model import Mailbox
 from mailroom.secrets import mailbox_account, outgoing_account
 from mailroom.settings import repo
 from mailroom.settings.document import validate
@@ -31,12 +32,12 @@ def ctx(mailroom_home, in_process_keyring) -> Context:
     return Context.open(timeout=10)
 
 
-Configure = Callable[..., dict]
+Configure = Callable[..., Mailbox]
 
 
 @pytest.fixture
 def configure(ctx: Context, mailbox_user, smtp, certs) -> Configure:
-    """configure(**mailbox_fields, templates=[...], company={...}) → the mailbox row (dict).
+    """configure(**mailbox_fields, templates=[...], company={...}) → the saved Mailbox.
 
     One mailbox "Studio" on the test's own Dovecot user over POP3S, plus the outgoing
     account on the test SMTP server; both passwords saved in the real keyring.
@@ -55,11 +56,9 @@ def configure(ctx: Context, mailbox_user, smtp, certs) -> Configure:
             doc["company"].update(company)
         canonical, _warnings = validate(doc)
         repo.save(ctx.engine, canonical)
-        mailbox_id, _ = ctx.mailbox("Studio")
-        ctx.secrets.set(mailbox_account(mailbox_id), password or mailbox_user.password)
+        box = ctx.mailbox("Studio")
+        ctx.secrets.set(mailbox_account(box.id), password or mailbox_user.password)
         ctx.secrets.set(outgoing_account(), "studiopw")
-        from mailroom.fetch import load_mailbox_row
-
-        return load_mailbox_row(ctx, "Studio")
+        return box
 
     return apply

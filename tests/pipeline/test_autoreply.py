@@ -13,6 +13,7 @@ import time
 import sqlalchemy as sa
 
 from mailroom.fetch import MailboxRun
+from mailroom.model import Mailbox
 from mailroom.outbox import drain
 from mailroom.store import schema as s
 from tests.conftest import REPO_ROOT
@@ -32,7 +33,7 @@ def inquiry(i: int, user, *, sender: str | None = None, when: dt.datetime | None
                         extra_headers=[("Return-Path", f"<{address}>"), *headers])
 
 
-def autoreply_box(configure, **fields) -> dict:
+def autoreply_box(configure, **fields) -> Mailbox:
     fields = {"autoreply_template": "Thanks", **fields}
     return configure(templates=[THANKS, HTML], autoreply=True, create_tasks=True, task_type="Inquiry",
                      company={"name": "Lumen Photography", "phone": "+44 20 7946 0000"}, **fields)

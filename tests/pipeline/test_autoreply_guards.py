@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from mailroom.checks import send_test_email
-from mailroom.fetch import MailboxRun, load_mailbox_row
+from mailroom.fetch import MailboxRun
 from mailroom.importer import explain
+from mailroom.model import Mailbox
 from mailroom.outbox import drain
 from mailroom.secrets import mailbox_account
 from mailroom.settings import repo
@@ -54,8 +55,8 @@ def count(ctx, table) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
 
 
-def second_mailbox(ctx, user, description: str) -> tuple[dict, object]:
-    """Add a second mailbox, on an account of its own on the same server: (its row, its user)."""
+def second_mailbox(ctx, user, description: str) -> tuple[Mailbox, object]:
+    """Add a second mailbox, on an account of its own on the same server: (it, its user)."""
     other = user.dovecot.new_user("second")
     doc = repo.load(ctx.engine)
     first = doc["mailboxes"][0]
@@ -63,9 +64,9 @@ def second_mailbox(ctx, user, description: str) -> tuple[dict, object]:
                                  aliases=[]))
     canonical, _warnings = validate(doc)
     repo.save(ctx.engine, canonical)
-    mailbox_id, _ = ctx.mailbox(description)
-    ctx.secrets.set(mailbox_account(mailbox_id), other.password)
-    return load_mailbox_row(ctx, description), other
+    box = ctx.mailbox(description)
+    ctx.secrets.set(mailbox_account(box.id), other.password)
+    return box, other
 
 
 # --- B: a reply problem never stops an import --------------------------------------------

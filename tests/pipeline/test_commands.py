@@ -70,7 +70,7 @@ def test_explain_decides_without_storing(configure, run_cli, tmp_path):
 
 def test_a_mailbox_held_by_another_process_is_reported_busy(ctx, configure, run_cli):
     box = configure()
-    with mailbox_lock(box["id"]):
+    with mailbox_lock(box.id):
         result = run_cli("fetch", "--once", "--json")
     [report] = json.loads(result.stdout)["mailboxes"]
     assert report["error_kind"] == "busy"

@@ -31,44 +31,44 @@ def controller(ctx):
 def test_status_lists_every_mailbox_before_the_worker_starts(controller, configure):
     box = configure()
     status = controller.status()
-    assert [(b.id, b.description, b.state) for b in status.mailboxes] == [(box["id"], "Studio", "waiting")]
+    assert [(b.id, b.description, b.state) for b in status.mailboxes] == [(box.id, "Studio", "waiting")]
     assert status.paused is False and status.overall == "idle" and status.quarantined == 0
 
 
 def test_check_now_imports_and_announces_what_arrived(controller, configure, mailbox_user):
     box = configure(poll_minutes=60)
     controller.start()
-    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)   # the first scheduled run
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 1)   # the first scheduled run
     seen: list = []
     unsubscribe = controller.subscribe(seen.append)
     mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(3))
-    controller.check_now(box["id"])
-    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 2)
-    state = controller.status().mailbox(box["id"])
+    controller.check_now(box.id)
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 2)
+    state = controller.status().mailbox(box.id)
     assert state.counts.imported == 3 and state.state == "waiting" and state.error is None
     assert len(state.new_messages) == 3 and all(m.subject and m.sender for m in state.new_messages)
     assert controller.status().unread == 3
-    wait_until(lambda: any(s.mailbox(box["id"]).run_seq == 2 for s in seen))   # announced from the worker
+    wait_until(lambda: any(s.mailbox(box.id).run_seq == 2 for s in seen))   # announced from the worker
     controller.acknowledge_new_mail()
     assert controller.status().unread == 0
     unsubscribe()
     later: list = []
     controller.subscribe(later.append)
-    controller.check_now(box["id"])
-    wait_until(lambda: any(s.mailbox(box["id"]).run_seq == 3 for s in later))
-    assert not any(s.mailbox(box["id"]).run_seq == 3 for s in seen)     # unsubscribed
+    controller.check_now(box.id)
+    wait_until(lambda: any(s.mailbox(box.id).run_seq == 3 for s in later))
+    assert not any(s.mailbox(box.id).run_seq == 3 for s in seen)     # unsubscribed
 
 
 def test_pause_is_announced_and_ends_by_itself(controller, configure):
     box = configure(poll_minutes=60)
     controller.start()
-    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 1)
     announced = threading.Event()
     controller.subscribe(lambda s: s.paused and announced.set())
     controller.set_paused(True)
     assert announced.is_set()
     status = controller.status()
-    assert status.paused and status.paused_until is None and status.mailbox(box["id"]).state == "paused"
+    assert status.paused and status.paused_until is None and status.mailbox(box.id).state == "paused"
     assert status.overall == "paused"
     controller.set_paused(True, until=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=0.3))
     assert controller.status().paused_until is not None
@@ -78,11 +78,11 @@ def test_pause_is_announced_and_ends_by_itself(controller, configure):
 def test_a_failed_run_is_an_error_state_with_its_message(controller, configure):
     box = configure(password="wrong", poll_minutes=60)
     controller.start()
-    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)
-    state = controller.status().mailbox(box["id"])
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 1)
+    state = controller.status().mailbox(box.id)
     assert state.state == "error" and state.error_kind == "auth" and "password" in state.error.lower()
     assert controller.status().overall == "error"
-    runs = controller.activity(limit=5, mailbox_id=box["id"])
+    runs = controller.activity(limit=5, mailbox_id=box.id)
     assert runs and runs[0].error_kind == "auth" and runs[0].mailbox == "Studio"
     assert runs[0].error == state.error                                  # the activity log keeps the message
 
@@ -104,7 +104,21 @@ def test_rename_keeps_the_id_and_follows_references(controller, configure):
     assert doc["mailboxes"][0]["department"] == "Reception"
     renamed = dict(doc["mailboxes"][0], description="Studio inbox")
     controller.save_entry("mailboxes", renamed, key="Studio")
-    assert [(b.id, b.description) for b in controller.status().mailboxes] == [(box["id"], "Studio inbox")]
+    assert [(b.id, b.description) for b in controller.status().mailboxes] == [(box.id, "Studio inbox")]
+
+
+def test_a_renamed_mailbox_keeps_its_live_state(controller, configure):
+    box = configure(password="wrong", poll_minutes=60)
+    controller.start()
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 1)
+    before = controller.status().mailbox(box.id)
+    assert before.failures == 1 and before.error_field == "password" and before.next_run_at is not None
+    controller.save_entry("mailboxes", dict(controller.settings()["mailboxes"][0], description="Studio inbox"),
+                          key="Studio")
+    after = controller.status().mailbox(box.id)
+    assert after.description == "Studio inbox"
+    assert (after.state, after.failures, after.error_field) == ("error", 1, "password")
+    assert after.next_run_at == before.next_run_at
 
 
 def test_delete_is_refused_while_used_and_removes_the_password(controller, configure):
@@ -112,10 +126,10 @@ def test_delete_is_refused_while_used_and_removes_the_password(controller, confi
     with pytest.raises(ConfigError) as caught:
         controller.delete_entry("departments", "Front desk")
     assert 'mailbox "Studio"' in caught.value.message
-    assert controller.has_password(box["id"])
+    assert controller.has_password(box.id)
     controller.delete_entry("mailboxes", "Studio")
     assert controller.status().mailboxes == ()
-    assert not controller.has_password(box["id"])
+    assert not controller.has_password(box.id)
     controller.delete_entry("departments", "Front desk")
     assert controller.settings()["departments"] == []
 
@@ -137,11 +151,11 @@ def test_an_unsaved_mailbox_is_tested_with_the_password_given(controller, config
 
 def test_passwords_are_set_checked_and_cleared(controller, configure):
     box = configure()
-    controller.clear_password(box["id"])
-    assert not controller.has_password(box["id"])
-    controller.clear_password(box["id"])                                 # nothing saved: no error
-    controller.set_password(box["id"], "secret")
-    assert controller.has_password(box["id"])
+    controller.clear_password(box.id)
+    assert not controller.has_password(box.id)
+    controller.clear_password(box.id)                                 # nothing saved: no error
+    controller.set_password(box.id, "secret")
+    assert controller.has_password(box.id)
     with pytest.raises(ConfigError):
         controller.set_password("outgoing", "")
 
@@ -210,10 +224,10 @@ def test_the_page_secret_is_random_per_install_and_kept(controller, ctx, tmp_pat
 def test_a_changed_poll_interval_reschedules_at_once(controller, configure):
     box = configure(poll_minutes=60)
     controller.start()
-    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)
-    first = controller.status().mailbox(box["id"])
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 1)
+    first = controller.status().mailbox(box.id)
     assert first.next_run_at - first.last_run_at > dt.timedelta(minutes=59)
     controller.save_entry("mailboxes", dict(controller.settings()["mailboxes"][0], poll_minutes=2), key="Studio")
-    wait_until(lambda: controller.status().mailbox(box["id"]).next_run_at - first.last_run_at
+    wait_until(lambda: controller.status().mailbox(box.id).next_run_at - first.last_run_at
                < dt.timedelta(minutes=3))
-    assert controller.status().mailbox(box["id"]).run_seq == 1         # rescheduled, not run again
+    assert controller.status().mailbox(box.id).run_seq == 1         # rescheduled, not run again

@@ -7,6 +7,9 @@ import datetime as dt
 import sqlalchemy as sa
 
 from mailroom.fetch import MailboxRun
+from mailroom.importer import explain
+from mailroom.settings import repo
+from mailroom.settings.document import validate
 from mailroom.store import schema as s
 from tests.mailgen import make_message
 
@@ -55,6 +58,25 @@ def test_exclude_before_never_downloads_older_mail_and_leaves_it(ctx, configure,
 
     again = MailboxRun(ctx, box).run()
     assert (again.listed, again.new, again.skipped_before_cutoff, again.deleted) == (30, 0, 0, 0)
+
+
+def test_the_cutoff_day_begins_at_midnight_where_the_company_is(ctx, configure, mailbox_user):
+    """2026-01-01 in Los Angeles begins at 08:00 UTC: mail of the evening before is older.
+    Moving the company to UTC moves the cutoff earlier, and that mail comes back."""
+    box = configure(exclude_before="2026-01-01", company={"timezone": "America/Los_Angeles"})
+    evening_before = make_message(1, to=mailbox_user.address, date=dt.datetime(2026, 1, 1, 3, tzinfo=dt.timezone.utc))
+    morning = make_message(2, to=mailbox_user.address, date=dt.datetime(2026, 1, 1, 9, tzinfo=dt.timezone.utc))
+    mailbox_user.deliver_many([evening_before, morning])
+    assert explain(ctx, evening_before)["cutoff"]["skipped"] is True
+    assert explain(ctx, morning)["cutoff"]["skipped"] is False
+
+    report = MailboxRun(ctx, box).run()
+    assert (report.skipped_before_cutoff, report.imported) == (1, 1)
+
+    doc = repo.load(ctx.engine)
+    doc["company"]["timezone"] = "UTC"
+    repo.save(ctx.engine, validate(doc)[0])
+    assert (MailboxRun(ctx, box).run().imported, explain(ctx, evening_before)["cutoff"]["skipped"]) == (1, False)
 
 
 def test_a_message_without_any_date_is_imported_not_dropped(ctx, configure, mailbox_user):

@@ -80,7 +80,7 @@ def test_a_line_break_in_a_login_never_reaches_the_pop3_server(field, username, 
     with ScriptedPop3(SHORT) as server:
         ep = Endpoint("pop3", server.host, server.port, "none", username=username, domain=domain, timeout=10)
         with pytest.raises(ConfigError) as caught:
-            Pop3Client.open(ep, password)
+            Pop3Client.open(ep, lambda: password)
     assert caught.value.field == field
     assert password not in caught.value.message and "\n" not in caught.value.message
     assert received(server) == ["CAPA"]                  # no USER, no PASS, no DELE

@@ -37,23 +37,27 @@ def stored(ctx) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(s.messages)).scalar()
 
 
+def state(worker, box) -> str | None:
+    live = worker.status.snapshot().get(box.id)
+    return live.state if live else None
+
+
 def test_runs_due_mailboxes_then_waits_for_the_schedule(ctx, configure, mailbox_user):
-    configure(poll_minutes=60)
+    box = configure(poll_minutes=60)
     mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(3))
     updates = []
     worker = Worker(ctx)
-    worker.status.subscribe(lambda snapshot: updates.append(snapshot["Studio"].state))
+    worker.status.subscribe(lambda snapshot: updates.append(snapshot[box.id].state))
     worker.start()
     try:
-        wait_until(lambda: worker.status.snapshot().get("Studio") and
-                   worker.status.snapshot()["Studio"].state == "waiting")
-        status = worker.status.snapshot()["Studio"]
-        assert status.last_report.imported == 3 and status.failures == 0
+        wait_until(lambda: state(worker, box) == "waiting")
+        status = worker.status.snapshot()[box.id]
+        assert status.last_report.imported == 3 and status.failures == 0 and status.description == "Studio"
         assert status.next_run_at - status.last_run_at >= dt.timedelta(minutes=59)
         mailbox_user.deliver(make_message(10, to=mailbox_user.address))
-        time.sleep(0.5)
-        assert stored(ctx) == 3                                  # not due for an hour
-        worker.check_now("Studio")
+        assert worker.next_round()
+        assert state(worker, box) == "waiting" and stored(ctx) == 3      # not due for an hour
+        worker.check_now(box.id)
         wait_until(lambda: stored(ctx) == 4)
     finally:
         worker.stop()
@@ -62,38 +66,40 @@ def test_runs_due_mailboxes_then_waits_for_the_schedule(ctx, configure, mailbox_
 
 
 def test_paused_runs_nothing_until_checked_or_resumed(ctx, configure, mailbox_user):
-    configure()
+    box = configure()
     mailbox_user.deliver(make_message(1, to=mailbox_user.address))
     worker = Worker(ctx)
+    paused_seen = []
+    worker.status.subscribe(lambda _snapshot: paused_seen.append(worker.status.paused))
     worker.pause()
+    assert paused_seen == [True]                                 # announced to subscribers
     worker.start()
     try:
-        time.sleep(0.5)
-        assert stored(ctx) == 0
+        assert worker.next_round()
+        assert state(worker, box) is None and stored(ctx) == 0   # the round looked, and started nothing
         worker.check_now()
-        wait_until(lambda: worker.status.snapshot().get("Studio") and
-                   worker.status.snapshot()["Studio"].state == "waiting")
+        wait_until(lambda: state(worker, box) == "waiting")
         assert stored(ctx) == 1
         mailbox_user.deliver(make_message(2, to=mailbox_user.address))
         worker.resume()
-        time.sleep(0.3)
-        assert stored(ctx) == 1                                  # resumed, but not due for 5 minutes
+        assert paused_seen[-1] is False
+        assert worker.next_round()
+        assert state(worker, box) == "waiting" and stored(ctx) == 1  # resumed, but not due for 5 minutes
     finally:
         worker.stop()
 
 
 def test_a_failing_mailbox_backs_off_and_reports_the_error(ctx, configure):
-    configure(password="wrong")
+    box = configure(password="wrong")
     worker = Worker(ctx)
     worker.start()
     try:
-        wait_until(lambda: worker.status.snapshot().get("Studio") and
-                   worker.status.snapshot()["Studio"].state == "error")
-        status = worker.status.snapshot()["Studio"]
+        wait_until(lambda: state(worker, box) == "error")
+        status = worker.status.snapshot()[box.id]
         assert status.failures == 1 and status.last_report.error_kind == "auth"
-        worker.check_now("Studio")
-        wait_until(lambda: worker.status.snapshot()["Studio"].failures == 2)
-        status = worker.status.snapshot()["Studio"]
+        worker.check_now(box.id)
+        wait_until(lambda: worker.status.snapshot()[box.id].failures == 2)
+        status = worker.status.snapshot()[box.id]
         assert status.next_run_at - status.last_run_at >= dt.timedelta(minutes=10) - dt.timedelta(seconds=1)
     finally:
         worker.stop()
@@ -123,7 +129,7 @@ def test_stop_ends_a_run_between_messages_and_nothing_is_lost(ctx, configure, ma
 def test_an_unexpected_failure_backs_off_instead_of_spinning(ctx, configure, monkeypatch):
     import mailroom.worker
 
-    configure()
+    box = configure()
     calls = []
 
     def broken(*args, **kwargs):
@@ -134,13 +140,13 @@ def test_an_unexpected_failure_backs_off_instead_of_spinning(ctx, configure, mon
     worker = Worker(ctx)
     worker.start()
     try:
-        wait_until(lambda: worker.status.snapshot().get("Studio") and
-                   worker.status.snapshot()["Studio"].state == "error")
-        time.sleep(0.5)
+        wait_until(lambda: state(worker, box) == "error")
+        assert worker.next_round() and worker.next_round()      # rounds after the failure ...
+        assert state(worker, box) == "error"                    # ... started no run
     finally:
         worker.stop()
     assert len(calls) == 1
-    assert worker.status.snapshot()["Studio"].last_report.error_kind == "internal"
+    assert worker.status.snapshot()[box.id].last_report.error_kind == "internal"
 
 
 def test_a_trickling_mailbox_never_stalls_the_others_or_the_outbox(ctx, mailbox_user, smtp, certs):
@@ -164,8 +170,9 @@ def test_a_trickling_mailbox_never_stalls_the_others_or_the_outbox(ctx, mailbox_
                                autoreply_template="Thanks")],
             outgoing=outgoing(smtp, ca_file=certs.ca_crt), templates=[THANKS])
         repo.save(ctx.engine, validate(doc)[0])
-        ctx.secrets.set(mailbox_account(ctx.mailbox("Slow")[0]), slow_server.password)
-        ctx.secrets.set(mailbox_account(ctx.mailbox("Studio")[0]), mailbox_user.password)
+        slow, studio = ctx.mailbox("Slow"), ctx.mailbox("Studio")
+        ctx.secrets.set(mailbox_account(slow.id), slow_server.password)
+        ctx.secrets.set(mailbox_account(studio.id), mailbox_user.password)
         ctx.secrets.set(outgoing_account(), "studiopw")
         mailbox_user.deliver_many(inquiry(i, mailbox_user) for i in range(3))
         ctx.timeout = 120                      # Slow's deadline is far away: it stays stuck
@@ -175,16 +182,16 @@ def test_a_trickling_mailbox_never_stalls_the_others_or_the_outbox(ctx, mailbox_
             wait_until(lambda: any("RETR 1" in session for session in slow_server.sessions))
             wait_until(lambda: stored(ctx) == 3)                          # Studio imported ...
             smtp.capture.wait_for(3)                                      # ... and replied
-            assert worker.status.snapshot()["Slow"].state == "running"    # while Slow is stuck
-            worker.check_now("Slow")
-            worker.check_now("Studio")
-            wait_until(lambda: worker.status.snapshot()["Studio"].last_run_at is not None and
+            assert worker.status.snapshot()[slow.id].state == "running"    # while Slow is stuck
+            worker.check_now(slow.id)
+            worker.check_now(studio.id)
+            wait_until(lambda: worker.status.snapshot()[studio.id].last_run_at is not None and
                        len(mailbox_user.pop3_logouts()) >= 2)             # the round that saw both passed
             assert len(slow_server.sessions) == 1                          # one run per mailbox at a time
-            assert worker.status.snapshot()["Slow"].state == "running"
+            assert worker.status.snapshot()[slow.id].state == "running"
         finally:
             slow_server.stop()                 # Slow's run ends (connection lost) ...
-            wait_until(lambda: worker.status.snapshot()["Slow"].failures >= 2)   # ... and the check-now ran it again
+            wait_until(lambda: worker.status.snapshot()[slow.id].failures >= 2)   # ... and the check-now ran it again
             worker.stop()
         assert not worker.is_alive()
     finally:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sys
-import types
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -233,11 +231,10 @@ def test_preview_uses_the_sample_context():
                                 f"<b>{SAMPLE_CONTEXT.company_name}</b>")
 
 
-def test_html_text_alternative_defaults_to_the_parsers_converter(monkeypatch):
-    fake_parse = types.ModuleType("mailroom.mail.parse")
-    fake_parse.html_to_text = lambda html: "converted:" + html
-    monkeypatch.setitem(sys.modules, "mailroom.mail.parse", fake_parse)
-    assert render_template("html_email", "s", "<p>x</p>", CONTEXT).text == "converted:<p>x</p>"
+def test_an_html_email_needs_the_converter_passed_in():
+    with pytest.raises(ValueError, match="to_text"):
+        render_template("html_email", "s", "<p>x</p>", CONTEXT)
+    assert render_template("form_letter", "s", "x", CONTEXT).text == "x"     # a form letter needs none
 
 
 @pytest.mark.parametrize(

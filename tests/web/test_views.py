@@ -187,7 +187,7 @@ def test_deleting_a_mailbox_asks_keeps_mail_and_removes_the_password(page, contr
     assert "is kept" in text and "removed from the system keyring" in text
     assert controller.mailbox_id("Studio") is not None
     assert page.submit("/mailboxes/delete/Studio").status_code == 302
-    assert controller.mailbox_id("Studio") is None and not controller.has_password(box["id"])
+    assert controller.mailbox_id("Studio") is None and not controller.has_password(box.id)
 
 
 def test_renaming_follows_and_deleting_a_used_entry_is_refused(page, controller, configure):
@@ -236,10 +236,10 @@ def test_company_saves_and_reports_a_bad_time_zone_at_its_field(page, controller
 def test_check_now_pause_and_the_status_feed(page, controller, configure, mailbox_user):
     box = configure(poll_minutes=60)
     controller.start()
-    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 1)
     mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(2))
-    assert page.submit(f"/check/{box['id']}").status_code == 302
-    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 2)
+    assert page.submit(f"/check/{box.id}").status_code == 302
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 2)
     feed = page.get("/status.json").get_json()
     [row] = feed["mailboxes"]
     assert row["counts"].startswith("2 imported") and row["state"] == "waiting" and row["next_run"].startswith("in ")
@@ -258,7 +258,7 @@ def test_opening_the_page_clears_the_new_mail_count(app, client, controller, con
     box = configure(poll_minutes=60)
     mailbox_user.deliver(make_message(1, to=mailbox_user.address))
     controller.start()
-    wait_until(lambda: controller.status().mailbox(box["id"]).run_seq == 1)
+    wait_until(lambda: controller.status().mailbox(box.id).run_seq == 1)
     assert controller.status().unread == 1
     log_in(app, client)                                   # the tray's Open, or `mailroom open`
     assert controller.status().unread == 0

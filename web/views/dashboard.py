@@ -23,7 +23,7 @@ class PauseForm(FlaskForm):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return controller().clock()     # the app's one clock (tests may pass their own)
 
 
 @bp.get("/")

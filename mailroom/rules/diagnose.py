@@ -1,11 +1,12 @@
 """Turn a failed connection attempt into one plain sentence and the field to fix.
 
-Pure: takes the exception, the stage it happened at and the endpoint, returns a
-MailroomError with `kind` (dns, connect, timeout, tls, certificate, starttls, auth,
-uidl) and `field` (host, port, security, username, password, ca_file). The shell in
-`connect.py` gathers the facts (stage, a peeked certificate, a TLS probe); this
-module only decides the words, so every case is table-tested. Whatever a server said
-is quoted through `printable`: its control characters never reach a message.
+Pure: takes the exception (or what a server said), the endpoint and the facts the
+shell gathered, returns a MailroomError with `kind` (dns, connect, timeout, tls,
+certificate, starttls, auth, uidl) and `field` (host, port, security, username,
+password, ca_file). The clients in mailroom/mail/ (pop3.py, smtp.py) gather the facts
+(where it failed, a peeked certificate, whether the port speaks TLS); this module only
+decides the words, so every case is table-tested. Whatever a server said is quoted
+through `printable`: its control characters never reach a message.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import ssl
 
 from mailroom.errors import ConnectError, CredentialError, MailroomError, ProtocolError
 from mailroom.logs import printable
-from mailroom.mail.tls import CertificateFacts
-from mailroom.model import Endpoint
+from mailroom.model import CertificateFacts, Endpoint
+from mailroom.settings.fields import default_port
 
 _NAMES = {"pop3": "POP3", "smtp": "SMTP"}
 
@@ -26,9 +27,10 @@ def _where(ep: Endpoint) -> str:
 
 
 def _usual_port(ep: Endpoint) -> str:
+    ssl_port, starttls_port = default_port(ep.protocol, "ssl"), default_port(ep.protocol, "starttls")
     if ep.protocol == "smtp":
-        return "587 for STARTTLS, 465 for SSL"
-    return "995 for SSL, 110 for STARTTLS"
+        return f"{starttls_port} for STARTTLS, {ssl_port} for SSL"
+    return f"{ssl_port} for SSL, {starttls_port} for STARTTLS"
 
 
 def dns_error(ep: Endpoint) -> MailroomError:

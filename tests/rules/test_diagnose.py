@@ -11,9 +11,8 @@ import ssl
 import pytest
 
 from mailroom.logs import RedactingFilter, printable
-from mailroom.mail import diagnose
-from mailroom.mail.tls import CertificateFacts
-from mailroom.model import Endpoint
+from mailroom.model import CertificateFacts, Endpoint
+from mailroom.rules import diagnose
 
 POP = Endpoint("pop3", "pop.example.com", 995, "ssl", username="studio@example.com")
 GMAIL = Endpoint("pop3", "pop.gmail.com", 995, "ssl", username="studio@gmail.com")
