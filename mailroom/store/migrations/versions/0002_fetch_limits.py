@@ -1,12 +1,11 @@
 """Fetch limits: a mailbox's largest message, and the too-large count of a run.
 
 Revision ID: 0002_fetch_limits
-Revises: 0001
-Create Date: 2026-12-02 10:00:00.000000
+Revises: 0004_mailbox_identity
+Create Date: 2026-11-29 03:00:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
-import mailroom.store.schema
 
 
 revision = '0002_fetch_limits'
