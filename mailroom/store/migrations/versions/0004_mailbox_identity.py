@@ -5,7 +5,7 @@ cutoff earlier makes exactly the UIDs it no longer excludes eligible again (see
 mailroom/settings/repo.py). Rows written before this revision have no date.
 
 Revision ID: 0004_mailbox_identity
-Revises: 0001
+Revises: 0003_autoreply_guard
 """
 from alembic import op
 import sqlalchemy as sa
