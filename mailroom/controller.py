@@ -59,6 +59,8 @@ class Controller:
         self._unread = 0
         self._outbox_error: str | None = None
         self._seq = 0
+        self._records = None
+        self._sender: threading.Thread | None = None
 
     @classmethod
     def open(cls, url: str | None = None, *, timeout: float = 30.0,
@@ -86,6 +88,9 @@ class Controller:
             self._cancel_resume_timer()
         if worker is not None:
             worker.stop(timeout)
+        sender = self._sender
+        if sender is not None:
+            sender.join(timeout)
 
     @property
     def running(self) -> bool:
@@ -135,6 +140,27 @@ class Controller:
         with self._lock:
             self._outbox_error = result.error
         self._announce()
+
+    def _send_soon(self) -> None:
+        """Drain the outbox on a thread of its own now (a reply was queued from the page)."""
+        with self._lock:
+            if self._sender is not None and self._sender.is_alive():
+                return
+            self._sender = threading.Thread(target=self._drain_outbox, name="mailroom-send-now", daemon=True)
+            self._sender.start()
+
+    # --- clients, messages, tasks, search, activity -----------------------------------
+    @property
+    def records(self):
+        """Clients, their mail and tasks, search, activity, quarantine and outbox: a
+        mailroom.views.Records (loaded on first use: the command line rarely needs it)."""
+        with self._lock:
+            if self._records is None:
+                from mailroom.views import Records
+
+                self._records = Records(self.ctx, clock=self.clock, changed=self._announce,
+                                        send_soon=self._send_soon)
+            return self._records
 
     # --- status -----------------------------------------------------------------------
     def status(self) -> Status:
