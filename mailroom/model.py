@@ -457,7 +457,8 @@ class SearchHit:
 class SearchResults:
     """The header box's answer. `full_text` is False when the store has no full-text
     index (PostgreSQL, or SQLite without FTS5): messages were then matched word by word
-    with LIKE and listed newest first instead of by rank."""
+    with LIKE and listed newest first instead of by rank. `newest_only`: so many messages
+    matched that only the newest of them were ranked (mailroom.store.search.RANKED)."""
 
     query: str
     clients: tuple[SearchHit, ...]
@@ -465,6 +466,7 @@ class SearchResults:
     tasks: tuple[SearchHit, ...]
     full_text: bool
     more_messages: str | None = None
+    newest_only: bool = False
 
 
 @dataclass(frozen=True)

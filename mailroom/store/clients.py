@@ -42,14 +42,18 @@ def list_clients(conn: Connection, text: str, limit: int, after: tuple[str, int]
     """Clients by name (A to Z, case aside) whose name or an address contains `text`
     ("" for all), with their counts; `after` is (lowercased name, id) of the last shown."""
     key = sa.func.lower(c.c.name)
-    query = sa.select(c.c.id, c.c.name, key.label("key"), *_counts(c.c.id))
+    page = sa.select(c.c.id, c.c.name, key.label("key"))
     if text:
-        query = query.where(sa.or_(c.c.name.icontains(text, autoescape=True),
-                                   c.c.id.in_(sa.select(ce.c.client_id).where(ce.c.email.icontains(
-                                       text, autoescape=True)))))
+        page = page.where(sa.or_(c.c.name.icontains(text, autoescape=True),
+                                 c.c.id.in_(sa.select(ce.c.client_id).where(ce.c.email.icontains(
+                                     text, autoescape=True)))))
     if after is not None:
-        query = query.where(sa.tuple_(key, c.c.id) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
-    rows = [dict(r) for r in conn.execute(query.order_by(key, c.c.id).limit(limit)).mappings()]
+        page = page.where(sa.tuple_(key, c.c.id) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
+    # The page first, then the counts of its rows only (computed for every client before
+    # the sort, they took most of the list's time with 50,000 messages).
+    page = page.order_by(key, c.c.id).limit(limit).subquery()
+    query = sa.select(page.c.id, page.c.name, page.c.key, *_counts(page.c.id)).order_by(page.c.key, page.c.id)
+    rows = [dict(r) for r in conn.execute(query).mappings()]
     emails = emails_of(conn, [r["id"] for r in rows])
     for row in rows:
         row["emails"] = emails[row["id"]]

@@ -37,6 +37,7 @@ REBUILD = f"INSERT INTO {TABLE}({TABLE}) VALUES ('rebuild')"
 START, END = "\x02", "\x03"
 MAX_TERMS = 8
 MAX_TERM = 64
+RANKED = 5000      # the newest matching messages ranked; see rank_floor
 _TERM = re.compile(r"\w+", re.UNICODE)
 
 _INDEX = sa.text(f"INSERT INTO {TABLE}(rowid, subject, from_name, from_addr, text) "
@@ -79,22 +80,34 @@ def match_expression(words: list[str]) -> str:
     return " AND ".join(quoted)
 
 
-def search_messages(conn: Connection, words: list[str], limit: int,
+def rank_floor(conn: Connection, words: list[str]) -> int:
+    """The lowest id among the newest RANKED messages matching `words` (0 when fewer
+    match): ranking is bounded to those. BM25 costs the same for every match, and a word
+    in most of 50,000 messages took longer than the page may; for a word that common,
+    the newest mail is what is looked for. (This OFFSET is inside one query, not paging.)"""
+    found = conn.execute(sa.text(f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :match "
+                                 "ORDER BY rowid DESC LIMIT 1 OFFSET :skip"),
+                         {"match": match_expression(words), "skip": RANKED - 1}).scalar()
+    return found or 0
+
+
+def search_messages(conn: Connection, words: list[str], limit: int, floor: int = 0,
                     after: tuple[float, int] | None = None) -> list[dict]:
-    """Messages matching every word, best first: dicts with the message's fields, `score`
-    (lower is better), `subject_marked` and `snippet` (with START/END around matches).
-    `after` is the (score, id) of the last one shown (keyset paging)."""
+    """Messages matching every word, best first, among those with an id of at least `floor`
+    (see rank_floor): dicts with the message's fields, `score` (lower is better),
+    `subject_marked` and `snippet` (START/END around matches). `after` is the (score, id)
+    of the last one shown (keyset paging)."""
     if not words:
         return []
-    rank = sa.text(f"bm25({TABLE}, 8.0, 4.0, 4.0, 1.0)")
+    rank = f"bm25({TABLE}, 8.0, 4.0, 4.0, 1.0)"
     sql = (f"SELECT m.id, m.direction, m.subject, m.from_name, m.from_addr, m.date, m.created_at, "
            f"m.client_id, highlight({TABLE}, 0, :start, :end) AS subject_marked, "
-           f"snippet({TABLE}, 3, :start, :end, '…', 24) AS snippet, {rank.text} AS score "
+           f"snippet({TABLE}, 3, :start, :end, '…', 24) AS snippet, {rank} AS score "
            f"FROM {TABLE} JOIN messages AS m ON m.id = {TABLE}.rowid "
-           f"WHERE {TABLE} MATCH :match")
-    params = {"start": START, "end": END, "match": match_expression(words), "limit": limit}
+           f"WHERE {TABLE} MATCH :match AND {TABLE}.rowid >= :floor")
+    params = {"start": START, "end": END, "match": match_expression(words), "limit": limit, "floor": floor}
     if after is not None:
-        sql += f" AND ({rank.text} > :score OR ({rank.text} = :score AND m.id > :id))"
+        sql += f" AND ({rank} > :score OR ({rank} = :score AND m.id > :id))"
         params.update(score=after[0], id=after[1])
     sql += " ORDER BY score, m.id LIMIT :limit"
     rows = conn.execute(sa.text(sql).columns(date=s.UTCDateTime, created_at=s.UTCDateTime), params).mappings()

@@ -88,17 +88,20 @@ def search(engine: Engine, query: str, more: str | None = None) -> SearchResults
         return SearchResults(query, (), (), (), full_text=True)
     with engine.connect() as conn:
         indexed = store.has_index(conn)
+        floor = 0
         if indexed:
-            after = paging.decode(more, float, int)
-            rows = store.search_messages(conn, words, MESSAGES + 1, after)
-            rows, cursor = paging.cut(rows, MESSAGES, lambda r: (r["score"], r["id"]))
+            after = paging.decode(more, float, int, int)
+            floor = after[2] if after else store.rank_floor(conn, words)
+            rows = store.search_messages(conn, words, MESSAGES + 1, floor, after[:2] if after else None)
+            rows, cursor = paging.cut(rows, MESSAGES, lambda r: (r["score"], r["id"], floor))
         else:
             after = paging.decode(more, int)
             rows = store.like_messages(conn, words, MESSAGES + 1, after[0] if after else None)
             rows, cursor = paging.cut(rows, MESSAGES, lambda r: (r["id"],))
         messages = tuple(_message_hit(r, words, indexed) for r in rows)
         if more:
-            return SearchResults(query, (), messages, (), full_text=indexed, more_messages=cursor)
+            return SearchResults(query, (), messages, (), full_text=indexed, more_messages=cursor,
+                                 newest_only=bool(floor))
         clients = tuple(
             SearchHit(kind="client", id=r["id"], title=mark(r["name"], [query]), detail="",
                       at=r["last_contact"], snippet=mark(", ".join(r["emails"]), [query]), client_id=r["id"])
@@ -108,4 +111,5 @@ def search(engine: Engine, query: str, more: str | None = None) -> SearchResults
                       detail=" · ".join(x for x in (r["client_name"], r["status"], r["user"]) if x),
                       at=r["created_at"], client_id=r["client_id"], message_pk=r["source_message_pk"])
             for r in task_store.list_tasks(conn, state="all", words=tuple(words), limit=TASKS))
-    return SearchResults(query, clients, messages, tasks, full_text=indexed, more_messages=cursor)
+    return SearchResults(query, clients, messages, tasks, full_text=indexed, more_messages=cursor,
+                         newest_only=bool(floor))

@@ -94,3 +94,30 @@ def test_without_the_index_messages_are_matched_with_like_and_the_results_say_so
     assert found.full_text is False
     assert ["".join(t for t, _ in hit.title) for hit in found.messages] == ["Frames", "Albums"]   # newest first
     assert ("albums", True) in found.messages[0].snippet
+
+
+def test_more_messages_page_on_by_rank_and_a_very_common_word_ranks_only_the_newest(ctx, configure, mailbox_user,
+                                                                                   monkeypatch):
+    from mailroom.store import search
+    from mailroom.views import search as view
+
+    box = configure()
+    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address, subject=f"Frames {i}",
+                                           body="frames " * i) for i in range(1, 8))
+    assert MailboxRun(ctx, box).run().imported == 7
+    records = Controller(ctx).records
+    monkeypatch.setattr(view, "MESSAGES", 3)
+    seen, more = [], None
+    while True:
+        found = records.search("frames", more)
+        seen += [hit.id for hit in found.messages]
+        assert not found.newest_only
+        if found.more_messages is None:
+            break
+        more = found.more_messages
+    assert len(seen) == len(set(seen)) == 7
+    monkeypatch.setattr(search, "RANKED", 4)             # only the newest 4 of the 7 are ranked
+    found = records.search("frames")
+    assert found.newest_only
+    again = records.search("frames", found.more_messages)
+    assert sorted(hit.id for hit in found.messages + again.messages) == sorted(seen)[-4:]
