@@ -64,7 +64,8 @@ def fill(spec: dict) -> None:
                              ("users", [{"name": f"User {u}", "email": f"user{u}@studio.example",
                                          "department": ("Weddings", "Portraits")[u % 2]} for u in range(4)]),
                              ("task_types", [{"name": "Inquiry"}, {"name": "Booking"}]),
-                             ("task_statuses", [{"name": "New"}, {"name": "Waiting"}, {"name": "Done", "final": True}])):
+                             ("task_statuses", [{"name": "New"}, {"name": "Waiting"},
+                                                {"name": "Done", "final": True}])):
         for entry in entries:
             controller.save_entry(section, entry)
     ids = [b.id for b in controller.status().mailboxes]

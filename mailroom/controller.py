@@ -3,7 +3,9 @@
 A face calls a `Controller` method and gets frozen data back (mailroom.model), or a
 MailroomError whose `field` (and, for settings, `problems`) says what to fix. Nothing
 else in `mailroom` is imported by `web/` or `tray/` (a test holds this), so the
-worker, the outbox, the store and the keyring can change behind this module.
+worker, the outbox, the store and the keyring can change behind this module. What
+Mailroom has on record (clients, their mail and tasks, search, activity, quarantine,
+outbox) is behind `Controller.records` (mailroom/views/), loaded on first use.
 
 Thread-safe: the tray's thread, the page's request threads and the worker call in
 at once. Status changes are pushed to subscribers from the thread that caused them;

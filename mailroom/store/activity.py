@@ -1,6 +1,7 @@
 """What Mailroom did, for the activity pages: the imports per run (for the chart), every
 outgoing mail, and the quarantine. The mailbox runs themselves are read by the
 controller's `activity` (the dashboard's source too). Keyset-paged on ids, newest first.
+Must not commit: the caller owns the transaction.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ merge, and the messages filed under no client (or under one of several).
 Reads return plain dicts; each write takes the caller's connection, so a merge (or the
 filing of a message with its tasks) is one transaction. Lists are keyset-paged: the
 caller passes the sort key of the last row shown, never a row count (no OFFSET).
+Must not: commit (the caller owns the transaction) or decide anything (mailroom/views/).
 """
 
 from __future__ import annotations

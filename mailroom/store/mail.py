@@ -5,6 +5,7 @@ and tasks in one list, newest first, keyset-paged on (time, kind, id): a message
 time is its Date header (when it was written), or when it was imported if it had
 none; a task's is when it was opened. An incoming message carries its auto-reply's
 outbox state, so a reply still waiting, refused or perhaps sent twice shows on it.
+Reads only; must not change anything.
 """
 
 from __future__ import annotations

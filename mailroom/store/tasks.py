@@ -1,6 +1,6 @@
 """Tasks as the task list shows and changes them: filtered by department, user, status,
 type, client and open/closed (a task is closed when its status is final), newest
-first, keyset-paged on the task id."""
+first, keyset-paged on the task id. Must not commit: the caller owns the transaction."""
 
 from __future__ import annotations
 

@@ -401,10 +401,12 @@ def test_lists_page_by_keyset_without_repeating_or_skipping(page, controller, ct
 
     now = dt.datetime.now(dt.timezone.utc)
     with ctx.engine.begin() as conn:
-        conn.execute(s.clients.insert(), [{"id": i, "name": f"Client {i % 7}", "created_at": now} for i in range(1, 131)])
-        conn.execute(s.messages.insert(), [{"direction": "in", "client_id": 1, "message_id": f"m{i}@x", "subject": f"S{i}",
-                                            "raw_sha256": f"{i:064x}", "date": now - dt.timedelta(minutes=i % 3),
-                                            "created_at": now} for i in range(120)])
+        conn.execute(s.clients.insert(), [{"id": i, "name": f"Client {i % 7}", "created_at": now}
+                                          for i in range(1, 131)])
+        conn.execute(s.messages.insert(), [{"direction": "in", "client_id": 1, "message_id": f"m{i}@x",
+                                            "subject": f"S{i}", "raw_sha256": f"{i:064x}",
+                                            "date": now - dt.timedelta(minutes=i % 3), "created_at": now}
+                                           for i in range(120)])
     seen, after, pages = [], None, 0
     while True:
         result = controller.records.clients(after=after, limit=50)

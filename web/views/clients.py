@@ -40,8 +40,7 @@ def index():
     """Every client A to Z, or those whose name or address contains the words searched for."""
     text = request.args.get("q", "").strip()
     page = records().clients(text, after=request.args.get("after"))
-    unfiled = records().unfiled(limit=1).items
-    return render_template("clients.html", page=page, text=text, has_unfiled=bool(unfiled))
+    return render_template("clients.html", page=page, text=text)
 
 
 @bp.get("/clients/<int:client_id>")

@@ -9,7 +9,6 @@ import unicodedata
 
 from flask import Blueprint, g, make_response, render_template, request, send_file
 
-from web import mailhtml
 from web.views import controller
 
 bp = Blueprint("messages", __name__)
@@ -22,6 +21,8 @@ def records():
 @bp.get("/messages/<int:pk>")
 def show(pk: int):
     """The message; remote images in its HTML stay blocked unless ?images=1 (a choice for this message only)."""
+    from web import mailhtml     # the sanitizer is loaded when a message is first shown, not at start
+
     message = records().message(pk)
     show_images = request.args.get("images") == "1"
     blocked = mailhtml.sanitize(message.html)[1] if message.html else 0
@@ -31,6 +32,8 @@ def show(pk: int):
 @bp.get("/messages/<int:pk>/frame")
 def frame(pk: int):
     """The message's HTML, sanitized, as a document of its own with its own strict policy."""
+    from web import mailhtml
+
     r = records()
     message = r.message(pk)
     show_images = request.args.get("images") == "1"
