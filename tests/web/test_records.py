@@ -16,6 +16,7 @@ from mailroom.fetch import MailboxRun
 from mailroom.outbox import drain
 from mailroom.store import schema as s
 from tests.web import mailset
+from tests.web.conftest import wait_until
 
 THANKS = {"name": "Thanks", "kind": "form_letter", "subject": "Thank you, {{ client.first_name }}",
           "body": "Dear {{ client.first_name }},\nwe got your email and will answer soon.\n"}
@@ -320,8 +321,7 @@ def test_every_outgoing_mail_and_send_again_after_saying_it_may_arrive_twice(pag
     assert page.submit(f"/outbox/{failed.id}/send-again").status_code == 302
     [sent] = smtp.capture.wait_for(1)
     assert sent["rcpt_tos"] == ["ava.martin@example.com"]
-    controller._sender.join(10)
-    assert controller.records.outgoing_mail(failed.id).state == "sent"
+    wait_until(lambda: controller.records.outgoing_mail(failed.id).state == "sent")
     assert "Every auto-reply went out" in text_of(page.get("/outbox"))
     assert page.submit(f"/outbox/{failed.id}/send-again", follow_redirects=True).status_code == 200
     assert len(smtp.capture.messages) == 1                                      # not again once sent
