@@ -3,7 +3,9 @@
 A face calls a `Controller` method and gets frozen data back (mailroom.model), or a
 MailroomError whose `field` (and, for settings, `problems`) says what to fix. Nothing
 else in `mailroom` is imported by `web/` or `tray/` (a test holds this), so the
-worker, the outbox, the store and the keyring can change behind this module.
+worker, the outbox, the store and the keyring can change behind this module. What
+Mailroom has on record (clients, their mail and tasks, search, activity, quarantine,
+outbox) is behind `Controller.records` (mailroom/views/), loaded on first use.
 
 Thread-safe: the tray's thread, the page's request threads and the worker call in
 at once. Status changes are pushed to subscribers from the thread that caused them;
@@ -62,6 +64,8 @@ class Controller:
         self._unread = 0
         self._outbox_error: str | None = None
         self._seq = 0
+        self._records = None
+        self._sender: threading.Thread | None = None
 
     @classmethod
     def open(cls, url: str | None = None, *, timeout: float = 30.0,
@@ -89,6 +93,9 @@ class Controller:
             self._cancel_resume_timer()
         if worker is not None:
             worker.stop(timeout)
+        sender = self._sender
+        if sender is not None:
+            sender.join(timeout)
 
     @property
     def running(self) -> bool:
@@ -129,6 +136,27 @@ class Controller:
         if worker is None:
             raise MailroomError("Mailroom is not running its mailbox checks in this process.", kind="state")
         return worker
+
+    def _send_soon(self) -> None:
+        """Drain the outbox on a thread of its own now (a reply was queued from the page)."""
+        with self._lock:
+            if self._sender is not None and self._sender.is_alive():
+                return
+            self._sender = threading.Thread(target=self.send_replies, name="mailroom-send-now", daemon=True)
+            self._sender.start()
+
+    # --- clients, messages, tasks, search, activity -----------------------------------
+    @property
+    def records(self):
+        """Clients, their mail and tasks, search, activity, quarantine and outbox: a
+        mailroom.views.Records (loaded on first use: the command line rarely needs it)."""
+        with self._lock:
+            if self._records is None:
+                from mailroom.views import Records
+
+                self._records = Records(self.ctx, clock=self.clock, changed=self._announce,
+                                        send_soon=self._send_soon)
+            return self._records
 
     # --- status -----------------------------------------------------------------------
     def status(self) -> Status:

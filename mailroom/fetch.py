@@ -62,6 +62,12 @@ MAX_SESSIONS = 25              # Gmail lists ~250 messages per session: keep rec
 _STORE_WRITES = threading.RLock()
 
 
+def store_turn() -> threading.RLock:
+    """This process's turn to write mail to the store (held while a run imports): a message
+    imported from elsewhere (the page's "try again" on a held one) takes it too."""
+    return _STORE_WRITES
+
+
 @dataclass
 class RunReport:
     """What one run of one mailbox did, counted as it goes: the activity log's row
@@ -450,7 +456,8 @@ class MailboxRun:
             if headers is not None:
                 self._keep_raw(sha256, headers)
             with self._writing() as conn:
-                records.quarantine(conn, self.box.id, uid, sha256, reason, self.clock(), state)
+                records.quarantine(conn, self.box.id, uid, sha256, reason, self.clock(), state,
+                                   headers_only=headers is not None)
         if too_large:
             self.report.too_large += 1
         else:

@@ -345,3 +345,219 @@ class TemplatePreview:
     text: str
     html: str | None
     problems: tuple[str, ...] = ()
+
+
+# --- clients, their mail and tasks, search, activity (mailroom.views) ----------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, newest (or first) first. `next` is the opaque cursor of the
+    page after it (keyset paging: it names the last row shown, never a row count), or
+    None when this is the last page."""
+
+    items: tuple
+    next: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    """A client as the list shows it: their addresses and what they have with us."""
+
+    id: int
+    name: str
+    emails: tuple[str, ...]
+    messages: int
+    open_tasks: int
+    last_contact: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a client's timeline: a message ("in" or "out") or a task ("task").
+
+    For an incoming message, `state` is its auto-reply's outbox state ("pending",
+    "sending", "sent", "failed", "uncertain"; "" when none was queued) and `note` why a
+    reply was or was not sent (or the server's reply to a failed one). For a task,
+    `state` is its status and `closed` says whether that status is final.
+    """
+
+    kind: str
+    id: int
+    at: dt.datetime | None
+    title: str
+    who: str
+    state: str = ""
+    note: str = ""
+    closed: bool = False
+    attachments: int = 0
+    message_pk: int | None = None      # a task's source message
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    """An attachment of a stored message; `number` counts from 1 in the message's order."""
+
+    number: int
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FileData:
+    """Bytes to hand to the user: an attachment, an inline image, a held message.
+    `filename` is display text made safe by the parser, never a path."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """One auto-reply in the outbox, whatever became of it; `last_error` is the server's reply."""
+
+    id: int
+    mailbox: str
+    to_addr: str
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    reply_to_message_pk: int | None
+    subject: str
+    client_id: int | None
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A task as the task list shows it; names rather than ids ("" when not set)."""
+
+    id: int
+    title: str
+    created_at: dt.datetime
+    client_id: int | None
+    client_name: str
+    message_pk: int | None
+    task_type: str
+    status: str
+    closed: bool
+    department: str
+    user: str
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """What the task list shows: names of settings entries (None: any) and open/closed/all."""
+
+    department: str | None = None
+    user: str | None = None
+    status: str | None = None
+    task_type: str | None = None
+    state: str = "open"
+    client_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MessageDetail:
+    """One stored message with what Mailroom did with it.
+
+    `html` is the message's HTML part as received: attacker-written, to be sanitized
+    before any browser sees it. `tasks` are (id, title) of the tasks it opened.
+    """
+
+    pk: int
+    direction: str
+    mailbox: str
+    client_id: int | None
+    client_name: str
+    client_ambiguous: bool
+    from_name: str
+    from_addr: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    date: dt.datetime | None
+    subject: str
+    text: str
+    html: str | None
+    attachments: tuple[AttachmentInfo, ...]
+    size: int
+    is_reply: bool
+    tasks: tuple[tuple[int, str], ...]
+    autoreply: OutgoingMail | None
+    autoreply_note: str
+    task_note: str
+
+
+@dataclass(frozen=True)
+class UnfiledMessage:
+    """A message filed under no client (unknown sender, `leave_unmatched`) or under one of
+    several clients that share its sender's address; `candidates` are (id, name) of those."""
+
+    pk: int
+    at: dt.datetime | None
+    subject: str
+    from_name: str
+    from_addr: str
+    mailbox: str
+    ambiguous: bool
+    candidates: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result. `title` and `snippet` (the matching text around the words found)
+    come in pieces, (text, is_match), so a page can escape each piece and mark the words."""
+
+    kind: str            # "client" | "message" | "task"
+    id: int
+    title: tuple[tuple[str, bool], ...]
+    detail: str
+    at: dt.datetime | None
+    snippet: tuple[tuple[str, bool], ...] = ()
+    client_id: int | None = None
+    message_pk: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """The header box's answer. `full_text` is False when the store has no full-text
+    index (PostgreSQL, or SQLite without FTS5): messages were then matched word by word
+    with LIKE and listed newest first instead of by rank. `newest_only`: so many messages
+    matched that only the newest of them were ranked (mailroom.store.search.RANKED)."""
+
+    query: str
+    clients: tuple[SearchHit, ...]
+    messages: tuple[SearchHit, ...]
+    tasks: tuple[SearchHit, ...]
+    full_text: bool
+    more_messages: str | None = None
+    newest_only: bool = False
+
+
+@dataclass(frozen=True)
+class DailyImports:
+    """Messages imported per day by one mailbox, oldest day first (the activity chart)."""
+
+    mailbox_id: int
+    mailbox: str
+    days: tuple[tuple[dt.date, int], ...]
+
+
+@dataclass(frozen=True)
+class HeldMessage:
+    """A quarantined message. `headers_only`: it was left on the server (too large, or its
+    download broke a bound) and only its headers are kept, so it can only be fetched again;
+    otherwise the whole message is kept and can be parsed again."""
+
+    id: int
+    mailbox_id: int | None
+    mailbox: str
+    uid: str
+    reason: str
+    created_at: dt.datetime
+    raw_sha256: str | None
+    headers_only: bool
+    size: int | None

@@ -53,16 +53,36 @@ def create_app(controller, *, config: dict | None = None) -> Flask:
     app.extensions["mailroom.login"] = LoginTokens()
     install_guards(app)
 
-    from web.views import auth, dashboard, mailboxes, outgoing, settings
+    from web.views import activity, auth, clients, dashboard, mailboxes, messages, outgoing, search, settings, tasks
 
-    for module in (auth, dashboard, outgoing, mailboxes, settings):
+    for module in (auth, dashboard, outgoing, mailboxes, settings, clients, messages, tasks, search, activity):
         app.register_blueprint(module.bp)
+    install_record_errors(app)
     # Not a browser's request: authenticated by the runtime file's key, which no page can read.
     app.extensions["mailroom.csrf"].exempt(auth.instance_login_url)
     from web import render
 
     render.install(app)
     return app
+
+
+# A ConfigError naming one of these fields means: no such record (a 404, with its sentence).
+MISSING = frozenset({"client", "message", "task", "attachment", "outbox", "quarantine"})
+
+
+def install_record_errors(app: Flask) -> None:
+    """A MailroomError a record page did not handle: its sentence on the error page, never a traceback."""
+    from flask import render_template
+
+    from mailroom.errors import ConfigError, MailroomError, StorageError
+
+    @app.errorhandler(MailroomError)
+    def record_error(exc: MailroomError):
+        if isinstance(exc, StorageError):
+            return render_template("error.html", title="Mailroom cannot read its data", message=exc.message), 503
+        missing = isinstance(exc, ConfigError) and exc.field in MISSING
+        return render_template("error.html", title="Not found" if missing else "Not possible",
+                               message=exc.message), 404 if missing else 400
 
 
 def mint_login_url(app: Flask, seconds: float | None = None) -> str:

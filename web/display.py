@@ -79,3 +79,72 @@ def status_view(status: Status, now: dt.datetime) -> dict:
         "outbox_pending": outbox.pending + outbox.sending, "outbox_sent": outbox.sent,
         "quarantined": status.quarantined, "unread": status.unread,
     }
+
+
+# --- the record pages: clients, messages, tasks, activity -------------------------------
+
+OUTBOX_WORDS = {
+    "pending": "waiting to be sent", "sending": "being sent", "sent": "sent",
+    "failed": "could not be sent", "uncertain": "uncertain: interrupted while sending, it may or may not have arrived",
+}
+
+
+def date_text(when: dt.datetime | None, now: dt.datetime) -> str:
+    """"14:32" today, "3 Mar 14:32" this year, "3 Mar 2025" before; "" when unknown."""
+    if when is None:
+        return ""
+    at, today = local(when), local(now)
+    if at.date() == today.date():
+        return f"{at:%H:%M}"
+    if at.year == today.year:
+        return f"{at.day} {at:%b %H:%M}"
+    return f"{at.day} {at:%b %Y}"
+
+
+def full_date(when: dt.datetime | None) -> str:
+    """"Tuesday 3 March 2026, 14:32" in this computer's time zone."""
+    if when is None:
+        return ""
+    at = local(when)
+    return f"{at:%A} {at.day} {at:%B %Y, %H:%M}"
+
+
+def size_text(size: int | None) -> str:
+    """"812 bytes", "14 KB", "2.3 MB"."""
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def duration_text(start: dt.datetime | None, end: dt.datetime | None) -> str:
+    """"0.4 s", "12 s", "3 min 5 s"; "running" without an end."""
+    if start is None:
+        return ""
+    if end is None:
+        return "running"
+    seconds = (end - start).total_seconds()
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
+def chart(days: tuple[tuple[dt.date, int], ...], *, width: int = 300, height: int = 64) -> dict:
+    """The geometry of one mailbox's bar chart (drawn as inline SVG by the template): a bar
+    per day, scaled to the busiest day, each with its date and count for a tooltip."""
+    top = max((n for _day, n in days), default=0)
+    slot = width / max(len(days), 1)
+    bars = []
+    for i, (day, n) in enumerate(days):
+        h = 0.0 if not top else max(round(n / top * (height - 14), 1), 1.0 if n else 0.0)
+        bars.append({"x": round(i * slot + 1, 1), "y": round(height - 12 - h, 1), "w": round(max(slot - 2, 1), 1),
+                     "h": h, "label": f"{day.day} {day:%b}: {n} imported"})
+    return {"width": width, "height": height, "bars": bars, "top": top, "total": sum(n for _d, n in days),
+            "first": f"{days[0][0].day} {days[0][0]:%b}" if days else "",
+            "last": f"{days[-1][0].day} {days[-1][0]:%b}" if days else ""}

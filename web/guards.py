@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 
-from flask import Flask, render_template, request, session
+from flask import Flask, g, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 MAX_TOKENS = 32   # outstanding login tokens; the oldest go first
@@ -149,5 +149,11 @@ def install_guards(app: Flask) -> None:
     def security_headers(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers[name] = value
+        # A message's HTML (web.views.messages.frame) is a document of its own, framed by
+        # our page only, under a policy stricter than the page's (web.mailhtml).
+        frame_policy = g.get("frame_policy")
+        if frame_policy:
+            response.headers["Content-Security-Policy"] = frame_policy
+            response.headers["X-Frame-Options"] = "SAMEORIGIN"
         return response
 

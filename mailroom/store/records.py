@@ -19,6 +19,7 @@ from mailroom.rules.match import ClientRecord
 from mailroom.rules.outbox import QUEUED
 from mailroom.rules.thread import KnownMessage
 from mailroom.store import schema as s
+from mailroom.store import search
 
 
 def seen_uids(conn: Connection, mailbox_id: int) -> dict[str, str]:
@@ -50,6 +51,12 @@ def forget_skipped(conn: Connection, mailbox_id: int, cutoff: dt.datetime | None
     if cutoff is not None:
         where.append(sa.or_(t.c.message_date.is_(None), t.c.message_date >= cutoff))
     return conn.execute(t.delete().where(*where)).rowcount
+
+
+def forget_uid(conn: Connection, mailbox_id: int, uid: str) -> int:
+    """Forget one seen UID (a held message to be imported or fetched again)."""
+    t = s.seen_uids
+    return conn.execute(t.delete().where(t.c.mailbox_id == mailbox_id, t.c.uid == uid)).rowcount
 
 
 def forget_seen(conn: Connection, mailbox_id: int) -> int:
@@ -175,6 +182,9 @@ def insert_message(conn: Connection, msg: ParsedMessage, *, direction: str, mail
         raw_sha256=msg.raw_sha256, size=msg.size, is_reply=is_reply, client_ambiguous=client_ambiguous,
         task_note=task_note, autoreply_rule=autoreply_rule, autoreply_note=autoreply_note,
         created_at=now)).inserted_primary_key[0]
+    # The search index's entry commits (or rolls back) with the message itself.
+    search.index_message(conn, pk, subject=msg.subject, from_name=msg.from_addr.name if msg.from_addr else "",
+                         from_addr=msg.from_addr.email if msg.from_addr else "", text=msg.text)
     if msg.attachments:
         conn.execute(_INSERT_ATTACHMENTS, [
             dict(message_pk=pk, filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256)
@@ -191,11 +201,12 @@ def insert_task(conn: Connection, *, client_id, conversation_id, title, task_typ
 
 
 def quarantine(conn: Connection, mailbox_id: int, uid: str, raw_sha256: str | None, reason: str,
-               now: dt.datetime, state: str = "quarantined") -> None:
+               now: dt.datetime, state: str = "quarantined", headers_only: bool = False) -> None:
     """Hold a message back for a person to look at; its UID is seen with `state`
-    ("quarantined", or "too_large": left on the server, only its headers kept)."""
+    ("quarantined", or "too_large": left on the server, only its headers kept).
+    `headers_only`: `raw_sha256` names only its headers (it was left on the server)."""
     conn.execute(s.quarantine.insert().values(mailbox_id=mailbox_id, uid=uid, raw_sha256=raw_sha256,
-                                              reason=reason[:2000], created_at=now))
+                                              reason=reason[:2000], created_at=now, headers_only=headers_only))
     mark_seen(conn, mailbox_id, uid, state, now)
 
 

@@ -3,8 +3,10 @@ keyring, and (through tests.pipeline's fixtures) real Dovecot and SMTP servers."
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -70,3 +72,31 @@ def wait_until(predicate, timeout: float = 20.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory, request) -> Path:
+    """The folder the browser tests save their screenshots in (printed once)."""
+    folder = Path(os.environ.get("MAILROOM_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line(f"screenshots of the page: {folder}")
+    return folder
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium (tests.web.chromium), with a home folder of its own."""
+    from tests.web.chromium import CHROMIUM, FLAGS, require
+
+    playwright = require()
+    home = tmp_path / "chromium-home"
+    home.mkdir()
+    with playwright.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS,
+                                      env={"HOME": str(home), "PATH": os.environ.get("PATH", "")})
+        try:
+            yield chromium
+        finally:
+            chromium.close()

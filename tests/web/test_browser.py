@@ -11,49 +11,13 @@ into failures); elsewhere these tests are skipped.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 from tests.mailgen import make_message
 from tests.test_app import Headless
+from tests.web.chromium import WIDE, require, snap
 
-playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip("no chromium (Debian: apt-get install chromium)", allow_module_level=True)
-
-# testbed NOTES §6: no sandbox as root, no GPU, nothing fetched from the network by Chromium itself
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage"]
-WIDE = {"width": 1280, "height": 800}
-NARROW = {"width": 420, "height": 800}
-
-
-@pytest.fixture(scope="session")
-def shots(tmp_path_factory, request) -> Path:
-    folder = Path(os.environ.get("MAILROOM_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter:
-        reporter.write_line(f"screenshots of the page: {folder}")
-    return folder
-
-
-@pytest.fixture
-def browser(tmp_path):
-    home = tmp_path / "chromium-home"
-    home.mkdir()
-    with playwright.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS,
-                                      env={"HOME": str(home), "PATH": os.environ.get("PATH", "")})
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+playwright = require()
 
 
 @pytest.fixture
@@ -63,14 +27,6 @@ def app(real_keyring, mailroom_home):
     out, err = running.stop()
     assert running.proc.returncode == 0, err
     assert "Traceback" not in err
-
-
-def snap(page, shots: Path, name: str, *, narrow: bool = False) -> None:
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    if narrow:
-        page.set_viewport_size(NARROW)
-        page.screenshot(path=str(shots / f"{name}-narrow.png"), full_page=True)
-        page.set_viewport_size(WIDE)
 
 
 def test_a_user_sets_up_mailroom_in_the_browser(app, browser, shots, dovecot, mailbox_user, smtp, certs):

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from mailroom.store.schema import metadata
+from mailroom.store.schema import include_name, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -10,10 +10,12 @@ if connection is None:
     from mailroom.store.db import make_engine
 
     with make_engine().begin() as connection:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
+                          include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
 else:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
+                      include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
