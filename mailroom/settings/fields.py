@@ -115,6 +115,8 @@ SECTIONS: tuple[Section, ...] = (
               "or leave it unmatched.", "create", choices=("create", "leave_unmatched")),
         Field("autoreply_rate_limit_days", "int", "Auto-reply to the same sender at most once "
               "in this many days, per mailbox.", 7, check=check_positive),
+        Field("notify_new_mail", "bool", "Show a desktop notification when new mail arrives "
+              "(notifications of problems are always shown).", True),
     )),
     Section("outgoing", "The SMTP account that sends test emails and auto-replies.", single=True,
             table="outgoing", fields=(
