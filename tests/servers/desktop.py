@@ -39,12 +39,12 @@ def start_xvfb(size: str = "640x480x24") -> tuple[subprocess.Popen, str]:
     read, write = os.pipe()
     proc = subprocess.Popen([need("Xvfb", "xvfb"), "-displayfd", str(write), "-screen", "0", size,
                              "-nolisten", "tcp", "-noreset"], pass_fds=(write,), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     os.close(write)
     with os.fdopen(read) as f:
         number = f.readline().strip()             # written once the server accepts clients
     if not number:
-        raise RuntimeError("Xvfb failed to start: " + proc.stderr.read().decode(errors="replace"))
+        raise RuntimeError(f"Xvfb failed to start (exit code {proc.wait()})")
     return proc, f":{number}"
 
 
@@ -63,11 +63,11 @@ def start_trayer(display: str, timeout: float = 10.0) -> subprocess.Popen:
                              "request", "--height", "32", "--transparent", "false", "--tint", "0xc0c0c0",
                              "--SetDockType", "true", "--SetPartialStrut", "true"],
                             env={**os.environ, "DISPLAY": display}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
     while not tray_owner(display):
         if proc.poll() is not None:
-            raise RuntimeError("trayer exited: " + proc.stderr.read().decode(errors="replace"))
+            raise RuntimeError(f"trayer exited at start-up (exit code {proc.returncode})")
         if time.monotonic() > deadline:
             kill_process_group(proc)
             raise TimeoutError("trayer did not take the system tray selection")
@@ -229,7 +229,9 @@ class NotificationServer:
     def stop(self) -> None:
         async def disconnect():
             self._bus.disconnect()
+            await self._bus.wait_for_disconnect()
 
         asyncio.run_coroutine_threadsafe(disconnect(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
