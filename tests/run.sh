@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command:  bash tests/run.sh [pytest arguments...]
 #
-# 1. Installs the programs the tests start (Dovecot, openssl, gnome-keyring, D-Bus) when
+# 1. Installs the programs the tests start (Dovecot, openssl, gnome-keyring, D-Bus, Xvfb with
+#    the trayer system tray and xdotool, desktop-file-validate) when
 #    they are missing, on Debian/Ubuntu (sudo only when not root). Without dpkg it only
 #    checks that they are on PATH.
 # 2. Creates .venv in the repository and installs the project with its test extras; a
@@ -52,7 +53,7 @@ apt_install() {
 # ---------------------------------------------------------------- system programs
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
-    for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring; do
+    for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring xvfb xdotool trayer desktop-file-utils; do
         installed "$pkg" || missing+=("$pkg")
     done
     have dbus-daemon || missing+=(dbus-daemon)
@@ -61,8 +62,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
         apt_install "${missing[@]}"
     fi
 fi
-for prog in dovecot openssl gnome-keyring-daemon dbus-daemon dbus-send; do
-    have "$prog" || die "$prog is not installed (Debian/Ubuntu: dovecot-pop3d dovecot-imapd openssl gnome-keyring dbus-daemon dbus-bin)"
+for prog in dovecot openssl gnome-keyring-daemon dbus-daemon dbus-send Xvfb xdotool trayer desktop-file-validate; do
+    have "$prog" || die "$prog is not installed (Debian/Ubuntu: dovecot-pop3d dovecot-imapd openssl gnome-keyring dbus-daemon dbus-bin xvfb xdotool trayer desktop-file-utils)"
 done
 
 # ---------------------------------------------------------------- Python
