@@ -132,7 +132,7 @@ class Tray:
         self._xcanvas: Callable[[], tuple | None] = lambda: None
 
     # --- any thread ---------------------------------------------------------------------
-    def post(self, item: Action | Status | notify.Notice) -> None:
+    def post(self, item: Action | Status | notify.Notice | str) -> None:
         self._queue.put(item)
 
     # --- the calling (main) thread --------------------------------------------------------
@@ -183,7 +183,11 @@ class Tray:
         self._icon = icon
         if self._stopping.is_set():
             return
-        icon.run(setup=lambda i: setattr(i, "visible", True))
+        icon.run(setup=self._shown)
+
+    def _shown(self, icon) -> None:
+        icon.visible = True
+        self.post("refresh")                       # redraw for the size and panel the tray gave us
 
     def _wait_for_host(self) -> bool:
         deadline = self.clock() + dt.timedelta(seconds=self.host_wait)
