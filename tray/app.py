@@ -276,8 +276,7 @@ class Tray:
         self._stopping.set()
         icon = self._icon
         if icon is not None:
-            icon.visible = False
-            icon.stop()
+            icon.stop()                            # destroys the icon's window: it leaves the tray
 
     def _pystray_items(self, pystray) -> list:
         spec = menu.build_menu(self._status, self.clock(), autostart_on=self._autostart_on,

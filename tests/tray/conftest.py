@@ -111,3 +111,5 @@ def tray_process(desktop, real_keyring, mailroom_home, tmp_path) -> Iterator:
         if tray.proc.poll() is None:
             kill_process_group(tray.proc)
         tray.proc.stdin.close()
+    # The next test must not find this icon still in the tray (trayer removes it a moment later).
+    wait_until(lambda: not any(i.name == "Mailroom" for i in tray_icons(desktop)), what="the icon to go")
