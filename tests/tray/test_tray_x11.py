@@ -1,0 +1,76 @@
+"""The tray icon under a real X server with a real system tray (Xvfb + trayer), xorg backend:
+it embeds as "Mailroom", a real click opens the page, each state looks different, Quit removes it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+
+from PIL import Image, ImageChops, ImageGrab
+
+from tests.servers.desktop import window_origin
+from tests.tray.conftest import wait_until
+
+STATES = ("idle", "checking", "new", "error", "paused")
+
+
+def grab(display: str, icon) -> Image.Image:
+    x, y = window_origin(display, icon.window)
+    return ImageGrab.grab(bbox=(x, y, x + icon.width, y + icon.height), xdisplay=display).convert("RGB")
+
+
+def test_the_icon_embeds_and_a_click_opens_the_page(desktop, tray_process):
+    tray = tray_process("--no-worker")
+    icon = wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    assert icon.wm_class == ("MailroomSystemTrayIcon", "Mailroom") and icon.width >= 16
+    x, y = window_origin(desktop, icon.window)
+    # a real pointer click (XTEST), as a person's
+    subprocess.run(["xdotool", "mousemove", "--sync", str(x + icon.width // 2), str(y + icon.height // 2),
+                    "click", "1"], env={**os.environ, "DISPLAY": desktop}, check=True, timeout=10)
+    wait_until(lambda: tray.opened() == [None], what="open_page(None)")
+
+
+def test_each_state_has_its_own_picture(desktop, tray_process, screenshots):
+    tray = tray_process("--no-worker", "--quiet", "600")
+    icon = wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    pictures = {}
+    for state in STATES:
+        tray.send(f"show {state}")
+        before = pictures[STATES[STATES.index(state) - 1]] if pictures else None
+
+        def redrawn():
+            # the tray thread redraws after the post, flattened on the panel's colour
+            picture = grab(desktop, icon)
+            if picture.getpixel((0, 0)) == (0, 0, 0):
+                return None
+            return picture if before is None or ImageChops.difference(picture, before).getbbox() else None
+
+        pictures[state] = wait_until(redrawn, what=f"the {state} picture")
+        pictures[state].save(screenshots / f"tray-{state}.png")
+        pictures[state].resize((icon.width * 8, icon.height * 8), Image.NEAREST).save(
+            screenshots / f"tray-{state}-zoom.png")
+    for a, b in itertools.combinations(STATES, 2):
+        box = ImageChops.difference(pictures[a], pictures[b]).getbbox()
+        assert box is not None, f"{a} and {b} look the same"
+
+
+def test_quit_calls_on_quit_and_removes_the_icon(desktop, tray_process):
+    tray = tray_process("--no-worker")
+    wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    tray.proc.stdin.write("menu Quit\n")
+    tray.proc.stdin.flush()
+    assert tray.proc.wait(timeout=20) == 0
+    events = [e["event"] for e in tray.events()]
+    assert events.count("quit") == 1 and events[-2:] == ["quit", "returned"]
+    assert tray.icon(desktop) is None
+
+
+def test_stop_tray_ends_it_the_same_way(desktop, tray_process):
+    tray = tray_process()
+    wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    tray.proc.stdin.write("stop\n")
+    tray.proc.stdin.flush()
+    assert tray.proc.wait(timeout=20) == 0
+    assert [e["event"] for e in tray.events()][-2:] == ["quit", "returned"]
+    assert tray.icon(desktop) is None
