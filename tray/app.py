@@ -10,12 +10,17 @@ to the tray's queue; the tray's own thread ("mailroom-tray") takes each post, ca
 controller, redraws the icon, refreshes tooltip and menu, and hands notices to the
 sender. The menu is built on demand from the latest snapshot (tray/menu.py).
 
+`stop_tray()` only puts Quit on that queue, a `queue.SimpleQueue`, whose put is
+reentrant: so a signal handler may call it even when it interrupts a post on the main
+thread (a Lock-based queue could deadlock there). A stop asked for before the tray
+existed is seen through `stop_requested()` when its thread starts.
+
 This is the only module that imports pystray, and only inside `run_tray`: importing it
 without a display raises Xlib's DisplayNameError, not an ImportError. On Linux the
-backend is AppIndicator/GTK when PyGObject is importable, else xorg, whose window gets
-ButtonPress events selected so a click reaches it (pystray#151; see `_fix_xorg_clicks`).
-Where no tray host exists (no _NET_SYSTEM_TRAY owner on X11), it says so in the log
-and opens the page instead of sitting invisible.
+backend is AppIndicator/GTK when PyGObject is importable, else xorg, corrected by
+tray/xorg.py (clicks reach it, it docks once, and only its loop thread uses its X
+connection). Where no tray host exists (no _NET_SYSTEM_TRAY owner on X11), it says so
+in the log and opens the page instead of sitting invisible.
 """
 
 from __future__ import annotations
@@ -46,13 +51,19 @@ _current: "Tray | None" = None
 
 
 def run_tray(controller: Controller, *, open_page: Callable[[str | None], None], data_dir: Path,
-             on_quit: Callable[[], None], quiet_seconds: float = notify.QUIET.total_seconds(),
+             on_quit: Callable[[], None], stop_requested: Callable[[], bool] = lambda: False,
+             quiet_seconds: float = notify.QUIET.total_seconds(),
              host_wait_seconds: float = HOST_WAIT_SECONDS) -> None:
-    """Show the tray icon and notifications until Quit; then call `on_quit()` and return."""
+    """Show the tray icon and notifications until Quit; then call `on_quit()` and return.
+
+    `open_page(path)` opens the local page at `path` (None: the dashboard).
+    """
     global _current
     tray = Tray(controller, open_page=open_page, data_dir=data_dir,
                 quiet=dt.timedelta(seconds=quiet_seconds), host_wait=host_wait_seconds)
     _current = tray
+    if stop_requested():                # asked before _current was set: stop_tray() missed it
+        tray.post(Action("quit"))
     try:
         tray.run()
     finally:
@@ -69,6 +80,11 @@ def stop_tray() -> None:
 
 def running_tray() -> "Tray | None":
     return _current
+
+
+def has_display() -> bool:
+    """Is there a desktop to show an icon on? Decided before pystray is imported."""
+    return choose_backend() is not None
 
 
 def open_folder(path: Path) -> None:
@@ -120,7 +136,7 @@ class Tray:
         self.controller, self.data_dir, self.clock = controller, Path(data_dir), clock
         self.quiet, self.host_wait = quiet, host_wait
         self.actions = Actions(controller, open_page=open_page, data_dir=self.data_dir, quit=self._quit, clock=clock)
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()   # reentrant put: see the module docstring
         self._stopping = threading.Event()
         self._icon = None
         self._backend = ""
@@ -159,11 +175,13 @@ class Tray:
             self._stopping.wait()
             return
         if backend == "xorg" and not self._wait_for_host():
+            from tray import xorg
+
             log.warning("No system tray on this desktop (nothing owns _NET_SYSTEM_TRAY_S0): Mailroom runs "
                         "without an icon; opening its page instead. Quit from the page or end the process.")
             self.post(Action("open"))
             while not self._stopping.wait(2.0):
-                if tray_host(os.environ.get("DISPLAY")):
+                if xorg.tray_host(os.environ.get("DISPLAY")):
                     log.info("A system tray appeared: showing the icon.")
                     break
             else:
@@ -174,8 +192,10 @@ class Tray:
         icon = pystray.Icon(NAME, icons.image_for(self._status, _platform_size()), NAME,
                             menu=pystray.Menu(lambda: self._pystray_items(pystray)))
         if self._backend == "xorg":
-            _fix_xorg(icon)
-            self._xcanvas = _xembed_canvas(icon._window.id)
+            from tray import xorg  # Xlib: Linux only
+
+            xorg.fix_icon(icon)
+            self._xcanvas = xorg.xembed_canvas(icon._window.id)
         log.info("tray icon: pystray backend %s (menu %s, default action %s, notifications %s)", self._backend,
                  icon.HAS_MENU, icon.HAS_DEFAULT_ACTION, icon.HAS_NOTIFICATION)
         if not icon.HAS_MENU:
@@ -186,13 +206,18 @@ class Tray:
         icon.run(setup=self._shown)
 
     def _shown(self, icon) -> None:
+        if self._stopping.is_set():                # Quit came while the loop was starting:
+            icon.stop()                            # its icon.stop() found nothing running yet
+            return
         icon.visible = True
         self.post("refresh")                       # redraw for the size and panel the tray gave us
 
     def _wait_for_host(self) -> bool:
         deadline = self.clock() + dt.timedelta(seconds=self.host_wait)
+        from tray import xorg
+
         display = os.environ.get("DISPLAY")
-        while not tray_host(display):
+        while not xorg.tray_host(display):
             if self.clock() >= deadline or self._stopping.wait(0.25):
                 return False
         return True
@@ -305,79 +330,6 @@ def choose_backend() -> str | None:
         return None
     os.environ["PYSTRAY_BACKEND"] = "xorg"
     return "xorg"
-
-
-def tray_host(display: str | None) -> bool:
-    """Does an X11 system tray (a _NET_SYSTEM_TRAY_S<screen> selection owner) exist?"""
-    import Xlib.display
-    import Xlib.error
-
-    try:
-        d = Xlib.display.Display(display)
-    except (Xlib.error.DisplayError, OSError):
-        return False
-    try:
-        atom = d.intern_atom(f"_NET_SYSTEM_TRAY_S{d.get_default_screen()}")
-        owner = d.get_selection_owner(atom)
-        return bool(owner) and getattr(owner, "id", 0) != 0
-    finally:
-        d.close()
-
-
-def _fix_xorg(icon) -> None:
-    """Two workarounds for pystray 0.19.5's xorg backend, applied before its loop starts.
-
-    1. Its window selects only Exposure|StructureNotify, so no click ever reaches it
-       (pystray#151): add ButtonPress, so the default action (Open) runs.
-    2. It sends SYSTEM_TRAY_REQUEST_DOCK again on every icon change (and twice when
-       shown); trayer, handed a second request while embedding the first, can end
-       with the icon embedded nowhere. Dock only while not docked; pystray still
-       docks again when the tray host itself goes away and comes back.
-    """
-    import Xlib.X
-
-    icon._window.change_attributes(event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask
-                                   | Xlib.X.ButtonPressMask)
-    icon._display.flush()
-
-    def assert_docked() -> None:
-        if not icon._systray_manager:
-            icon._dock_window()
-        assert icon._systray_manager
-
-    icon._assert_docked = assert_docked
-
-
-def _xembed_canvas(window_id: int) -> Callable[[], tuple[int, int, tuple[int, int, int]] | None]:
-    """(width, height, panel colour) of the embedded icon window, read on a connection of
-    the tray thread's own. XEmbed icons have no alpha: pystray pastes ours on black, so the
-    tray thread flattens it on the panel's colour (sampled beside the icon) instead."""
-    import Xlib.X
-    import Xlib.display
-
-    display = Xlib.display.Display()
-    window = display.create_resource_object("window", window_id)
-    root = display.screen().root
-
-    def canvas():
-        try:
-            geometry = window.get_geometry()
-            if min(geometry.width, geometry.height) < 16:
-                return None
-            top = window
-            while True:
-                parent = top.query_tree().parent
-                if parent.id == root.id:
-                    break
-                top = parent
-            panel = top.get_geometry()
-            pixel = root.get_image(panel.x, panel.y, 1, 1, Xlib.X.ZPixmap, 0xFFFFFFFF).data
-            colour = (pixel[2], pixel[1], pixel[0]) if len(pixel) >= 3 else (192, 192, 192)
-            return geometry.width, geometry.height, colour
-        except Exception:  # noqa: BLE001 - not mapped yet, or gone
-            return None
-
-    return canvas
 
 
 def _image(state: icons.IconState, canvas):
