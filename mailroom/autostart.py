@@ -312,7 +312,8 @@ def add_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     p = subparsers.add_parser("autostart", help="start Mailroom when you log in: on, off, or status",
                               description="Turn starting at login on or off, or print whether it is "
                               "on. The entry runs this Mailroom; status warns when it runs another.")
-    p.add_argument("action", choices=("on", "off", "status"))
+    p.add_argument("action", choices=("on", "off", "status"),
+                   help="on: start at login; off: do not; status: print on or off")
     p.set_defaults(func=cmd_autostart)
     return p
 

@@ -121,8 +121,6 @@ def new_mail_notice(boxes: list[MailboxState], unread: int) -> Notice:
     rest = count - len(lines)
     if rest > 0:
         lines.append(f"…and {rest} more")
-    clients = {m.client_id for m in messages}
-    # One client sent everything this summary counts: open that client, else the dashboard.
-    path = f"/clients/{messages[0].client_id}" if (len(clients) == 1 and None not in clients
-                                                   and len(messages) == count) else None
-    return Notice("new-mail", title, "\n".join(lines), path=path)
+    # A click opens the dashboard, where each mailbox shows what its last check imported
+    # (the page has no page per client yet to lead to).
+    return Notice("new-mail", title, "\n".join(lines))
