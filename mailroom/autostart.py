@@ -20,9 +20,8 @@ import os
 import plistlib
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from mailroom.errors import MailroomError
 
@@ -30,7 +29,8 @@ APP_NAME = "Mailroom"
 DESKTOP_FILE = "mailroom.desktop"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 RUN_VALUE = "Mailroom"
-AGENT_LABEL = "org.mailroom.Mailroom"
+AGENT_LABEL = "com.mailroom.agent"      # installer/README.md names this file; keep them equal
+WINDOWLESS_EXE = "Mailroom.exe"         # the frozen Windows app without a console (installer/windows)
 
 Program = tuple[str, ...]
 
@@ -49,13 +49,17 @@ def current_program(*, executable: str | None = None, frozen: bool | None = None
                     platform: str | None = None) -> Program:
     """The command that starts this Mailroom: the frozen app, or `python -m mailroom`.
 
-    On Windows the console-less pythonw.exe next to python.exe is preferred, so no
-    console window opens at login.
+    On Windows the console-less program is preferred, so no console window opens at
+    login: pythonw.exe next to python.exe, and the bundle's Mailroom.exe when the
+    command was run by its console twin mailroom-cli.exe (the same value the
+    installer's "start at login" page writes).
     """
     executable = executable or sys.executable
     frozen = getattr(sys, "frozen", False) if frozen is None else frozen
     platform = platform or sys.platform
     if frozen:
+        if platform == "win32" and PureWindowsPath(executable).name.lower() == "mailroom-cli.exe":
+            executable = str(PureWindowsPath(executable).with_name(WINDOWLESS_EXE))
         return (executable,)
     if platform == "win32" and Path(executable).name.lower() == "python.exe":
         windowless = Path(executable).with_name("pythonw.exe")
@@ -200,9 +204,11 @@ def macos_path(home: Path) -> Path:
 
 
 def macos_plist(program: Program) -> bytes:
-    """The LaunchAgent that runs `program` once at login (not kept alive: Quit means quit)."""
-    return plistlib.dumps({"Label": AGENT_LABEL, "ProgramArguments": list(program),
-                           "RunAtLoad": True, "ProcessType": "Interactive"})
+    """The LaunchAgent that runs `program` once at login, in a graphical session only (the app
+    lives in the menu bar), and is not kept alive: Quit means quit until the next login."""
+    return plistlib.dumps({"Label": AGENT_LABEL, "ProgramArguments": list(program), "RunAtLoad": True,
+                           "KeepAlive": False, "LimitLoadToSessionType": "Aqua",
+                           "ProcessType": "Interactive"})
 
 
 def macos_read(data: bytes) -> Program | None:

@@ -2,7 +2,7 @@
 # The one test command:  bash tests/run.sh [pytest arguments...]
 #
 # 1. Installs the programs the tests start (Dovecot, openssl, gnome-keyring, D-Bus, Chromium,
-#    Xvfb with the trayer system tray and xdotool) and the tools tests/installer builds the
+#    Xvfb with the trayer system tray, xdotool and dunst) and the tools tests/installer builds the
 #    installers with, when they are missing, on Debian/Ubuntu (sudo only when not root).
 #    Without dpkg it only checks that they are on PATH.
 # 2. Creates .venv in the repository and installs the project with its test extras; a
@@ -53,7 +53,7 @@ apt_install() {
 # ---------------------------------------------------------------- system programs
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
-    for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring chromium xvfb xdotool trayer; do
+    for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring chromium xvfb xdotool trayer dunst; do
         installed "$pkg" || missing+=("$pkg")
     done
     # tests/installer builds the .deb and the Windows installer (installer/build.sh)
@@ -66,8 +66,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
         apt_install "${missing[@]}"
     fi
 fi
-for prog in dovecot openssl gnome-keyring-daemon dbus-daemon dbus-send chromium Xvfb xdotool trayer; do
-    have "$prog" || die "$prog is not installed (Debian/Ubuntu: dovecot-pop3d dovecot-imapd openssl gnome-keyring dbus-daemon dbus-bin chromium xvfb xdotool trayer)"
+for prog in dovecot openssl gnome-keyring-daemon dbus-daemon dbus-send chromium Xvfb xdotool trayer dunst; do
+    have "$prog" || die "$prog is not installed (Debian/Ubuntu: dovecot-pop3d dovecot-imapd openssl gnome-keyring dbus-daemon dbus-bin chromium xvfb xdotool trayer dunst)"
 done
 
 # ---------------------------------------------------------------- Python

@@ -78,6 +78,10 @@ def test_a_frozen_app_runs_itself_and_windows_prefers_pythonw(tmp_path):
     (tmp_path / "pythonw.exe").touch()
     assert autostart.current_program(executable=str(python), frozen=False, platform="win32") == (
         str(tmp_path / "pythonw.exe"), "-m", "mailroom")
+    # `mailroom-cli autostart on` on Windows: the Run value starts the console-less app
+    cli = r"C:\Users\ann\AppData\Local\Programs\Mailroom\mailroom-cli.exe"
+    assert autostart.current_program(executable=cli, frozen=True, platform="win32") == (
+        r"C:\Users\ann\AppData\Local\Programs\Mailroom\Mailroom.exe",)
 
 
 def test_the_windows_run_value():
@@ -92,10 +96,12 @@ def test_the_windows_run_value():
 def test_the_macos_launch_agent():
     program = ("/Users/ann/.venv/bin/python", "-m", "mailroom")
     path = autostart.macos_path(Path("/Users/ann"))
-    assert path == Path("/Users/ann/Library/LaunchAgents/org.mailroom.Mailroom.plist")
+    assert path == Path("/Users/ann/Library/LaunchAgents/com.mailroom.agent.plist")
     agent = plistlib.loads(autostart.macos_plist(program))
-    assert agent == {"Label": "org.mailroom.Mailroom", "ProgramArguments": list(program), "RunAtLoad": True,
-                     "ProcessType": "Interactive"}
+    assert agent["Label"] == path.stem                            # launchctl finds the agent by its label
+    assert agent["ProgramArguments"] == list(program)
+    assert agent["RunAtLoad"] is True and agent["KeepAlive"] is False   # Quit stays quit until the next login
+    assert agent["LimitLoadToSessionType"] == "Aqua"             # a GUI login, not ssh or a background session
     assert autostart.macos_read(autostart.macos_plist(program)) == program
     assert autostart.macos_read(plistlib.dumps({**agent, "Disabled": True})) is None
     assert autostart.macos_read(b"not a plist") is None

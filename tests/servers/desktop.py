@@ -8,6 +8,8 @@
   Notifications Specification 1.2) on a given D-Bus bus, served by dbus-fast on a
   thread of this process. It records every Notify (summary, body, replaces_id,
   actions) and CloseNotification, and `invoke(id, key)` emits ActionInvoked as a click.
+- `start_dunst(display, folder)` is a notification daemon that draws (dunst), on a bus of
+  its own, for a screenshot of a notification as a desktop shows it.
 
 A component that cannot start raises with its log: nothing here skips.
 """
@@ -20,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import Xlib.X
 import Xlib.display
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import ServiceInterface, method, signal
@@ -116,6 +119,23 @@ def window_origin(display: str, window: int) -> tuple[int, int]:
         return -pos.x, -pos.y
     finally:
         d.close()
+
+
+def click(display: str, window: int) -> None:
+    """A real left click (XTEST, as a person's) in the middle of `window`.
+
+    Not `mousemove --sync`: it waits for the pointer to move and hangs when the pointer
+    is there already (a test before clicked the same spot). The X server handles the
+    fake motion and the click in order, so the click lands where the pointer went.
+    """
+    d = Xlib.display.Display(display)
+    try:
+        g = d.create_resource_object("window", window).get_geometry()
+    finally:
+        d.close()
+    x, y = window_origin(display, window)
+    subprocess.run([need("xdotool", "xdotool"), "mousemove", str(x + g.width // 2), str(y + g.height // 2),
+                    "click", "1"], env={**os.environ, "DISPLAY": display}, check=True, timeout=10)
 
 
 # ------------------------------------------------------------------ notifications
@@ -235,3 +255,72 @@ class NotificationServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
+
+
+# ------------------------------------------------------------------ a notification daemon that draws
+
+DUNSTRC = """\
+[global]
+    monitor = 0
+    follow = none
+    width = 360
+    origin = top-right
+    offset = 10x40
+    font = DejaVu Sans 10
+    format = "<b>%s</b>\\n%b"
+    show_indicators = no
+    icon_position = left
+    min_icon_size = 32
+    max_icon_size = 32
+    padding = 10
+    horizontal_padding = 10
+    frame_width = 1
+    frame_color = "#5f6b73"
+    corner_radius = 6
+[urgency_normal]
+    background = "#263238"
+    foreground = "#eceff1"
+    timeout = 0
+"""
+
+
+def start_dunst(display: str, folder, timeout: float = 10.0) -> tuple[str, list[subprocess.Popen]]:
+    """A bus of its own with dunst, which draws notifications on `display`; (bus address, processes).
+
+    Not the tests' shared bus: there the recording NotificationServer owns the name."""
+    bus = subprocess.Popen([need("dbus-daemon", "dbus-daemon"), "--session", "--nofork", "--nopidfile",
+                            "--print-address=1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           start_new_session=True)
+    address = bus.stdout.readline().strip()             # printed once the bus is ready
+    bus.stdout.close()
+    rc = os.path.join(folder, "dunstrc")
+    with open(rc, "w") as f:
+        f.write(DUNSTRC)
+    env = {**os.environ, "DISPLAY": display, "DBUS_SESSION_BUS_ADDRESS": address}
+    dunst = subprocess.Popen([need("dunst", "dunst"), "-config", rc], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while subprocess.run([need("dunstctl", "dunst"), "count", "displayed"], env=env,
+                         capture_output=True).returncode != 0:
+        if dunst.poll() is not None or time.monotonic() > deadline:
+            kill_process_group(dunst)
+            kill_process_group(bus)
+            raise RuntimeError(f"dunst did not start (exit code {dunst.poll()})")
+        time.sleep(0.02)
+    return address, [dunst, bus]
+
+
+def window_of_class(display: str, wm_class: str) -> tuple[int, int, int, int] | None:
+    """(x, y, width, height) of a mapped top-level window of class `wm_class`."""
+    d = Xlib.display.Display(display)
+    try:
+        for w in d.screen().root.query_tree().children:
+            try:
+                if wm_class in (w.get_wm_class() or ()) and w.get_attributes().map_state == Xlib.X.IsViewable:
+                    g = w.get_geometry()
+                    return g.x, g.y, g.width, g.height
+            except Exception:  # noqa: BLE001 - a window that went away meanwhile
+                continue
+        return None
+    finally:
+        d.close()

@@ -1,5 +1,6 @@
-"""A desktop for the tray tests (Xvfb + trayer; a notification server on the keyring's
-private bus) and `tray_process`, which runs the real tray in a child (tests/tray/harness.py)."""
+"""For the tray tests: a notification server on the keyring's private bus, and `tray_process`,
+which runs the real tray in a child (tests/tray/harness.py). The desktop (Xvfb + trayer) is
+tests/conftest.py's, shared with the installer tests."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.servers.desktop import NotificationServer, start_trayer, start_xvfb, tray_icons
+from tests.servers.desktop import NotificationServer, tray_icons
 from tests.servers.dovecot import kill_process_group
 from tests.pipeline.conftest import configure, ctx, in_process_keyring  # noqa: F401 - fixtures used here too
 
@@ -26,20 +27,6 @@ def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
-
-
-@pytest.fixture(scope="session")
-def desktop() -> Iterator[str]:
-    """An X display with a system tray; yields the DISPLAY value."""
-    xvfb, display = start_xvfb()
-    try:
-        trayer = start_trayer(display)
-        try:
-            yield display
-        finally:
-            kill_process_group(trayer)
-    finally:
-        kill_process_group(xvfb)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -28,7 +27,7 @@ from mailroom.worker import run_locked
 from tests.conftest import REPO_ROOT
 from tests.mailgen import make_message
 from tests.pipeline.test_kill import server_ids, stored_ids
-from tests.servers.desktop import tray_icons, window_origin
+from tests.servers.desktop import click, tray_icons, window_origin
 from tests.servers.dovecot import kill_process_group
 from tests.servers.ports import free_port
 from tests.tray.conftest import wait_until
@@ -89,10 +88,7 @@ class App:
         assert self.proc.poll() is None, f"mailroom exited ({self.proc.returncode}): {self.output()}"
 
     def click(self) -> None:
-        icon = self.wait_icon()
-        x, y = window_origin(self.display, icon.window)
-        subprocess.run(["xdotool", "mousemove", "--sync", str(x + icon.width // 2), str(y + icon.height // 2),
-                        "click", "1"], env={**os.environ, "DISPLAY": self.display}, check=True, timeout=10)
+        click(self.display, self.wait_icon().window)
 
     def picture(self) -> Image.Image:
         icon = self.wait_icon()

@@ -4,12 +4,10 @@ it embeds as "Mailroom", a real click opens the page, each state looks different
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
 
 from PIL import Image, ImageChops, ImageGrab
 
-from tests.servers.desktop import window_origin
+from tests.servers.desktop import click, window_origin
 from tests.tray.conftest import wait_until
 
 STATES = ("idle", "checking", "new", "error", "paused")
@@ -24,10 +22,7 @@ def test_the_icon_embeds_and_a_click_opens_the_page(desktop, tray_process):
     tray = tray_process("--no-worker")
     icon = wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
     assert icon.wm_class == ("MailroomSystemTrayIcon", "Mailroom") and icon.width >= 16
-    x, y = window_origin(desktop, icon.window)
-    # a real pointer click (XTEST), as a person's
-    subprocess.run(["xdotool", "mousemove", "--sync", str(x + icon.width // 2), str(y + icon.height // 2),
-                    "click", "1"], env={**os.environ, "DISPLAY": desktop}, check=True, timeout=10)
+    click(desktop, icon.window)                   # a real pointer click (XTEST), as a person's
     wait_until(lambda: tray.opened() == [None], what="open_page(None)")
 
 
