@@ -177,8 +177,10 @@ class Tray:
         if backend == "xorg" and not self._wait_for_host():
             from tray import xorg
 
+            if self._stopping.is_set():
+                return                             # Quit (a signal) came while waiting for a tray
             log.warning("No system tray on this desktop (nothing owns _NET_SYSTEM_TRAY_S0): Mailroom runs "
-                        "without an icon; opening its page instead. Quit from the page or end the process.")
+                        "without an icon until one appears; opening its page instead.")
             self.post(Action("open"))
             while not self._stopping.wait(2.0):
                 if xorg.tray_host(os.environ.get("DISPLAY")):

@@ -29,6 +29,7 @@ class DesktopSender:
 
     def __init__(self, *, app_name: str, icon_path: Path | None, on_click: Callable[[Notice], None]):
         self._on_click = on_click
+        self._failed = False                       # told the log once that notifications fail
         self._shown: dict[str, str] = {}          # notice key → desktop-notifier identifier
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mailroom-notify", daemon=True)
@@ -50,12 +51,30 @@ class DesktopSender:
         previous = self._shown.pop(notice.key, None)
         if previous is not None:
             await self._clear(previous)
+        if not await self._service_answers():
+            log.info("notification not shown: %s", notice.title)
+            return
         try:
             self._shown[notice.key] = await self._notifier.send(
                 title=notice.title, message=notice.body, urgency=Urgency.Normal,
                 on_clicked=lambda: self._clicked(notice))
         except Exception:  # noqa: BLE001 - a notification is never worth stopping the tray for
             log.warning("notification not shown: %s", notice.title, exc_info=True)
+
+    async def _service_answers(self) -> bool:
+        """Is there a notification service? desktop-notifier itself would log a warning with a
+        traceback for every notice sent to none; this asks it once for its capabilities (it
+        keeps them once it has them) and tells the log once, until the service appears."""
+        try:
+            await self._notifier.get_capabilities()
+        except Exception as exc:  # noqa: BLE001 - no session bus, no service, a broken one
+            if not self._failed:
+                log.warning("Desktop notifications cannot be shown (%s: %s); the tray icon and the page "
+                            "still tell everything.", type(exc).__name__, exc)
+            self._failed = True
+            return False
+        self._failed = False
+        return True
 
     def _clicked(self, notice: Notice) -> None:
         self._shown.pop(notice.key, None)
@@ -78,6 +97,11 @@ class DesktopSender:
             for identifier in list(self._shown.values()):
                 await self._clear(identifier)
             self._shown.clear()
+            # desktop-notifier 6 has no close(); its D-Bus backend keeps its connection as `bus`.
+            bus = getattr(getattr(self._notifier, "_backend", None), "bus", None)
+            if bus is not None:
+                bus.disconnect()
+                await bus.wait_for_disconnect()
 
         try:
             asyncio.run_coroutine_threadsafe(clear_all(), self._loop).result(timeout)

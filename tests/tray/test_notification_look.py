@@ -46,3 +46,14 @@ def test_a_new_mail_summary_as_dunst_draws_it(desktop, dunst, tmp_path, screensh
         shot.save(screenshots / "notification.png")
     finally:
         sender.close()
+
+
+def test_without_a_notification_service_the_log_says_so_once(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus-here'}")
+    sender = DesktopSender(app_name="Mailroom", icon_path=None, on_click=lambda _notice: None)
+    for n in range(3):
+        sender.show(notify.Notice("new-mail", f"{n + 1} new emails", "Lena Fischer: Wedding in June"))
+    sender.close()                                   # after the three shows: one loop, in order
+    warnings = [r for r in caplog.records if r.name == "mailroom.tray" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "cannot be shown" in warnings[0].getMessage()
+    assert sender.shown() == {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from PIL import Image, ImageChops, ImageGrab
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageGrab
 
 from tests.servers.desktop import click, window_origin
 from tests.tray.conftest import wait_until
@@ -48,6 +48,21 @@ def test_each_state_has_its_own_picture(desktop, tray_process, screenshots):
     for a, b in itertools.combinations(STATES, 2):
         box = ImageChops.difference(pictures[a], pictures[b]).getbbox()
         assert box is not None, f"{a} and {b} look the same"
+    side_by_side(pictures).save(screenshots / "tray-states.png")     # the README's docs/tray-states.png
+
+
+def side_by_side(pictures: dict[str, Image.Image], zoom: int = 4) -> Image.Image:
+    """The states in a row, each zoomed (as a person leans in) and named underneath."""
+    width, height = next(iter(pictures.values())).size
+    cell, label = width * zoom + 24, 30
+    sheet = Image.new("RGB", (cell * len(pictures), height * zoom + label), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=14)
+    for i, (state, picture) in enumerate(pictures.items()):
+        sheet.paste(picture.resize((width * zoom, height * zoom), Image.NEAREST), (i * cell + 12, 0))
+        draw.text((i * cell + cell // 2, height * zoom + label // 2), "3 new" if state == "new" else state,
+                  fill="black", font=font, anchor="mm")
+    return sheet
 
 
 def test_quit_calls_on_quit_and_removes_the_icon(desktop, tray_process):
