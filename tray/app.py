@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from mailroom.controller import Controller, utcnow
+from mailroom.controller import Controller
 from mailroom.errors import MailroomError
 from mailroom.model import Status
 from tray import icons, menu, notify
@@ -48,6 +48,10 @@ NAME = "Mailroom"
 REFRESH_SECONDS = 30.0                    # "checked 3 min ago" stays true
 HOST_WAIT_SECONDS = 10.0                  # at login the panel may start after us
 _current: "Tray | None" = None
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def run_tray(controller: Controller, *, open_page: Callable[[str | None], None], data_dir: Path,
@@ -196,7 +200,7 @@ class Tray:
         if self._backend == "xorg":
             from tray import xorg  # Xlib: Linux only
 
-            xorg.fix_icon(icon)
+            xorg.fix_icon(icon, on_resize=lambda: self.post("refresh"))   # draw for the size trayer gives
             self._xcanvas = xorg.xembed_canvas(icon._window.id)
         log.info("tray icon: pystray backend %s (menu %s, default action %s, notifications %s)", self._backend,
                  icon.HAS_MENU, icon.HAS_DEFAULT_ACTION, icon.HAS_NOTIFICATION)

@@ -3,7 +3,9 @@
 pystray 0.19.5's xorg `Icon` runs its loop on the thread that called `run()` and hands
 every change asked for on another thread (`icon.icon = ...`, `visible`, `stop()`) to
 that loop: it sends a ClientMessage to its own window and waits for the loop's answer.
-`fix_icon(icon)` corrects three things before the loop starts:
+`fix_icon(icon, on_resize=)` corrects three things before the loop starts, and tells
+`on_resize()` when the tray gives the icon's window its size (so the tray thread can
+draw for it then, not at its next timed refresh):
 
 1. Clicks: its window selects only Exposure|StructureNotify, so no click reaches it
    (pystray#151). ButtonPress is added, so the default action (Open) runs.
@@ -44,11 +46,17 @@ LOOP_METHODS = ("_show", "_hide", "_update_icon", "_update_title", "_stop")
 ANSWER_POLL = 0.1          # how often a waiting caller checks that the loop still runs
 
 
-def fix_icon(icon) -> None:
-    """Apply the three corrections to a pystray xorg Icon; call on the thread that runs it."""
+def fix_icon(icon, on_resize: Callable[[], None] | None = None) -> None:
+    """Apply the three corrections to a pystray xorg Icon; call on the thread that runs it.
+
+    `on_resize()` is called on the loop thread when the window's size changes: it must
+    only post (the tray thread reads the new size on its own connection).
+    """
     icon._window.change_attributes(event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask
                                    | Xlib.X.ButtonPressMask)
     icon._display.flush()
+    if on_resize is not None:
+        _tell_resizes(icon, on_resize)
 
     def assert_docked() -> None:
         if not icon._systray_manager:
@@ -57,6 +65,19 @@ def fix_icon(icon) -> None:
 
     icon._assert_docked = assert_docked
     _calls_from_other_threads(icon)
+
+
+def _tell_resizes(icon, on_resize: Callable[[], None]) -> None:
+    redraw = icon._message_handlers[Xlib.X.ConfigureNotify]     # pystray's: draws at the new size
+    size = [None]
+
+    def configured(event) -> None:
+        redraw(event)
+        if event.window.id == icon._window.id and (event.width, event.height) != size[0]:
+            size[0] = (event.width, event.height)
+            on_resize()
+
+    icon._message_handlers[Xlib.X.ConfigureNotify] = configured
 
 
 def _calls_from_other_threads(icon) -> None:

@@ -9,6 +9,8 @@ import threading
 import pytest
 from PIL import Image
 
+from tests.tray.conftest import wait_until
+
 CYCLES = 20          # stock pystray stuck within the first 8 cycles in each of 3 tries
 REDRAWS = 10
 
@@ -63,3 +65,30 @@ def test_redraws_from_another_thread_and_quit_always_end_the_loop(pystray_xorg):
         assert sorted(steps) == ["done", "loop ended", "stopped"], f"cycle {cycle}: stuck after {steps}"
         made.clear()
         gc.collect()                       # pystray closes its connection while the display is up
+
+
+def test_the_size_the_tray_gives_is_told(pystray_xorg, desktop):
+    """The tray thread redraws for the embedded size when told, not at its next timed refresh."""
+    from tests.servers.desktop import tray_icons
+    from tray import xorg
+
+    shown, resized, made = threading.Event(), threading.Event(), {}
+
+    def loop():
+        icon = pystray_xorg.Icon("xorg-size", picture(0), "xorg-size")
+        xorg.fix_icon(icon, on_resize=resized.set)
+        made["icon"] = icon
+        icon.run(setup=lambda icon: (setattr(icon, "visible", True), shown.set()))
+
+    looping = threading.Thread(target=loop, name="xorg-size-loop", daemon=True)
+    looping.start()
+    try:
+        assert shown.wait(10) and resized.wait(10), "no size was told"
+        embedded = wait_until(lambda: next((i for i in tray_icons(desktop) if i.name == "xorg-size"), None),
+                              what="the icon in the tray")
+        assert min(embedded.width, embedded.height) >= 16
+    finally:
+        made["icon"].stop()
+        looping.join(10)
+        made.clear()
+        gc.collect()
