@@ -19,7 +19,7 @@ from tests.conftest import REPO_ROOT
 from tests.helpers import mailbox, settings, write_toml
 from tests.installer.conftest import Installers, dpkg, dpkg_status
 from tests.mailgen import make_message
-from tests.servers.desktop import tray_icons
+from tests.servers.desktop import no_tray_icon, tray_icon
 from tests.servers.dovecot import kill_process_group
 from tests.servers.ports import free_port
 
@@ -95,7 +95,7 @@ def test_the_installed_mailroom_shows_its_tray_icon(installed_deb, desktop, real
     proc = subprocess.Popen([str(INSTALLED), "--port", str(free_port())], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        wait_until(lambda: any(i.name == "Mailroom" for i in tray_icons(desktop)), proc, what="the tray icon")
+        wait_until(lambda: tray_icon(desktop, "Mailroom"), proc, what="the tray icon")
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     finally:
@@ -103,7 +103,7 @@ def test_the_installed_mailroom_shows_its_tray_icon(installed_deb, desktop, real
     assert proc.returncode == 0 and "icon is in the system tray" in out, out
     log = (mailroom_home / "logs" / "mailroom.log").read_text()
     assert "pystray backend xorg" in log and "Traceback" not in log + out
-    assert not any(i.name == "Mailroom" for i in tray_icons(desktop))
+    assert no_tray_icon(desktop, "Mailroom")
 
 
 def test_the_installed_command_runs_outside_the_source_tree(installed_deb, tmp_path, mailroom_home):

@@ -3,7 +3,8 @@
 - `start_xvfb()` lets Xvfb pick a free display (-displayfd: parallel runs and other
   users of the machine may hold :99).
 - `start_trayer(display)` starts trayer, an XEmbed system tray, and waits until it owns
-  _NET_SYSTEM_TRAY_S0; `tray_icons(display)` lists the windows embedded in it.
+  _NET_SYSTEM_TRAY_S0; `tray_icons(display)` lists the windows embedded in it,
+  `tray_icon(display, name)` finds one once the tray has sized it.
 - `NotificationServer(bus_address)` is org.freedesktop.Notifications (the Desktop
   Notifications Specification 1.2) on a given D-Bus bus, served by dbus-fast on a
   thread of this process. It records every Notify (summary, body, replaces_id,
@@ -108,6 +109,17 @@ def tray_icons(display: str) -> list[TrayIcon]:
         return found
     finally:
         d.close()
+
+
+def tray_icon(display: str, name: str) -> TrayIcon | None:
+    """The icon named `name` once embedded and sized by the tray (trayer reparents the 1x1
+    window first and gives it its size a moment later)."""
+    return next((i for i in tray_icons(display) if i.name == name and min(i.width, i.height) >= 16), None)
+
+
+def no_tray_icon(display: str, name: str) -> bool:
+    """No window named `name` is in the tray, whatever its size."""
+    return not any(i.name == name for i in tray_icons(display))
 
 
 def window_origin(display: str, window: int) -> tuple[int, int]:

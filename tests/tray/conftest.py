@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.servers.desktop import NotificationServer, tray_icons
+from tests.servers.desktop import NotificationServer, no_tray_icon, tray_icon
 from tests.servers.dovecot import kill_process_group
 from tests.pipeline.conftest import configure, ctx, in_process_keyring  # noqa: F401 - fixtures used here too
 
@@ -73,7 +73,10 @@ class TrayProcess:
         return [e["path"] for e in self.events() if e["event"] == "open_page"]
 
     def icon(self, display: str):
-        return next((i for i in tray_icons(display) if i.name == "Mailroom"), None)
+        return tray_icon(display, "Mailroom")
+
+    def gone(self, display: str) -> bool:
+        return no_tray_icon(display, "Mailroom")
 
 
 @pytest.fixture
@@ -99,4 +102,4 @@ def tray_process(desktop, real_keyring, mailroom_home, tmp_path) -> Iterator:
             kill_process_group(tray.proc)
         tray.proc.stdin.close()
     # The next test must not find this icon still in the tray (trayer removes it a moment later).
-    wait_until(lambda: not any(i.name == "Mailroom" for i in tray_icons(desktop)), what="the icon to go")
+    wait_until(lambda: no_tray_icon(desktop, "Mailroom"), what="the icon to go")

@@ -27,7 +27,7 @@ from mailroom.worker import run_locked
 from tests.conftest import REPO_ROOT
 from tests.mailgen import make_message
 from tests.pipeline.test_kill import server_ids, stored_ids
-from tests.servers.desktop import click, tray_icons, window_origin
+from tests.servers.desktop import click, no_tray_icon, tray_icon, window_origin
 from tests.servers.dovecot import kill_process_group
 from tests.servers.ports import free_port
 from tests.tray.conftest import wait_until
@@ -79,7 +79,10 @@ class App:
         return self.opened_file.read_text().split() if self.opened_file.exists() else []
 
     def icon(self):
-        return next((i for i in tray_icons(self.display) if i.name == "Mailroom"), None)
+        return tray_icon(self.display, "Mailroom")
+
+    def gone(self) -> bool:
+        return no_tray_icon(self.display, "Mailroom")
 
     def wait_icon(self):
         return wait_until(lambda: self.icon() or self._ended(), what="the icon in the tray")
@@ -137,7 +140,7 @@ def mailroom(app_env, desktop, tmp_path):
         if app.proc.poll() is None:
             kill_process_group(app.proc)
         app.proc.stdout.close()
-    wait_until(lambda: not any(i.name == "Mailroom" for i in tray_icons(desktop)), what="the icon to go")
+    wait_until(lambda: no_tray_icon(desktop, "Mailroom"), what="the icon to go")
 
 
 def second_mailroom(env: dict) -> subprocess.CompletedProcess:
@@ -165,7 +168,7 @@ def test_the_icon_opens_the_page_clears_the_badge_and_a_second_mailroom_hands_ov
     assert Page(app.port).log_in(handed) == "/"                      # opened by the running one, for its page
 
     assert app.stop() == 0
-    assert app.icon() is None
+    assert app.gone()
     assert not (Path(app_env["MAILROOM_HOME"]) / instance.RUNTIME_FILE).exists()
 
 
@@ -232,7 +235,7 @@ def test_sigterm_during_an_import_leaves_nothing_half_imported_and_removes_the_i
     app = mailroom()
     wait_until(lambda: imported(db) > 0, what="the first committed message")
     assert app.stop() == 0                                           # the worker stops between messages
-    assert app.icon() is None
+    assert app.gone()
     stored = stored_ids(db)
     on_server = server_ids(mailbox_user)
     assert 0 < len(stored) < total, "the stop did not land inside the import"
@@ -248,7 +251,7 @@ def test_a_stale_lock_from_a_killed_instance_is_taken_over(configure, mailroom, 
     killed.proc.kill()
     killed.proc.wait(timeout=30)
     assert (mailroom_home / instance.RUNTIME_FILE).exists()          # stale, left behind
-    wait_until(lambda: killed.icon() is None, what="the killed instance's icon to go")
+    wait_until(killed.gone, what="the killed instance's icon to go")
     app = mailroom()
     app.wait_icon()
     assert instance.read_runtime(mailroom_home).pid == app.proc.pid

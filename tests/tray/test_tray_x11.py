@@ -13,7 +13,8 @@ from tests.tray.conftest import wait_until
 STATES = ("idle", "checking", "new", "error", "paused")
 
 
-def grab(display: str, icon) -> Image.Image:
+def grab(display: str, tray) -> Image.Image:
+    icon = tray.icon(display)                     # where and how big it is now
     x, y = window_origin(display, icon.window)
     return ImageGrab.grab(bbox=(x, y, x + icon.width, y + icon.height), xdisplay=display).convert("RGB")
 
@@ -28,7 +29,7 @@ def test_the_icon_embeds_and_a_click_opens_the_page(desktop, tray_process):
 
 def test_each_state_has_its_own_picture(desktop, tray_process, screenshots):
     tray = tray_process("--no-worker", "--quiet", "600")
-    icon = wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
     pictures = {}
     for state in STATES:
         tray.send(f"show {state}")
@@ -36,14 +37,15 @@ def test_each_state_has_its_own_picture(desktop, tray_process, screenshots):
 
         def redrawn():
             # the tray thread redraws after the post, flattened on the panel's colour
-            picture = grab(desktop, icon)
+            picture = grab(desktop, tray)
             if picture.getpixel((0, 0)) == (0, 0, 0):
                 return None
             return picture if before is None or ImageChops.difference(picture, before).getbbox() else None
 
         pictures[state] = wait_until(redrawn, what=f"the {state} picture")
         pictures[state].save(screenshots / f"tray-{state}.png")
-        pictures[state].resize((icon.width * 8, icon.height * 8), Image.NEAREST).save(
+        width, height = pictures[state].size
+        pictures[state].resize((width * 8, height * 8), Image.NEAREST).save(
             screenshots / f"tray-{state}-zoom.png")
     for a, b in itertools.combinations(STATES, 2):
         box = ImageChops.difference(pictures[a], pictures[b]).getbbox()
@@ -73,7 +75,7 @@ def test_quit_calls_on_quit_and_removes_the_icon(desktop, tray_process):
     assert tray.proc.wait(timeout=20) == 0
     events = [e["event"] for e in tray.events()]
     assert events.count("quit") == 1 and events[-2:] == ["quit", "returned"]
-    assert tray.icon(desktop) is None
+    assert tray.gone(desktop)
 
 
 def test_stop_tray_ends_it_the_same_way(desktop, tray_process):
@@ -83,4 +85,4 @@ def test_stop_tray_ends_it_the_same_way(desktop, tray_process):
     tray.proc.stdin.flush()
     assert tray.proc.wait(timeout=20) == 0
     assert [e["event"] for e in tray.events()][-2:] == ["quit", "returned"]
-    assert tray.icon(desktop) is None
+    assert tray.gone(desktop)
