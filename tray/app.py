@@ -281,7 +281,9 @@ class Tray:
         icon = self._icon
         if icon is not None:
             shown = (icons.icon_state(status), self._xcanvas() or _platform_size())
-            if shown != self._shown_state:
+            # Until `visible` is True pystray stores a new picture without drawing it, and the
+            # setup thread's own draw may be done already: wait for _shown's refresh instead.
+            if shown != self._shown_state and icon.visible:
                 icon.icon = _image(*shown)
                 self._shown_state = shown
             if self._backend != "xorg":           # xorg's title is its X window name: keep "Mailroom"

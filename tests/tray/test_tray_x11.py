@@ -19,9 +19,19 @@ def grab(display: str, tray) -> Image.Image:
     return ImageGrab.grab(bbox=(x, y, x + icon.width, y + icon.height), xdisplay=display).convert("RGB")
 
 
+def shown(desktop: str, tray):
+    """The icon, once embedded and drawn for the size and panel colour its tray gave it (not
+    on pystray's black). A status that arrives as the icon is being shown (the worker's
+    first check does) must not leave the first picture undrawn: it did, one start in a few."""
+    icon = wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    tray.send("show idle")
+    wait_until(lambda: grab(desktop, tray).getpixel((0, 0)) != (0, 0, 0), what="its picture drawn for the tray")
+    return icon
+
+
 def test_the_icon_embeds_and_a_click_opens_the_page(desktop, tray_process):
     tray = tray_process("--no-worker")
-    icon = wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    icon = shown(desktop, tray)
     assert icon.wm_class == ("MailroomSystemTrayIcon", "Mailroom") and icon.width >= 16
     click(desktop, icon.window)                   # a real pointer click (XTEST), as a person's
     wait_until(lambda: tray.opened() == [None], what="open_page(None)")
@@ -29,7 +39,7 @@ def test_the_icon_embeds_and_a_click_opens_the_page(desktop, tray_process):
 
 def test_each_state_has_its_own_picture(desktop, tray_process, screenshots):
     tray = tray_process("--no-worker", "--quiet", "600")
-    wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    shown(desktop, tray)
     pictures = {}
     for state in STATES:
         tray.send(f"show {state}")
@@ -69,7 +79,7 @@ def side_by_side(pictures: dict[str, Image.Image], zoom: int = 4) -> Image.Image
 
 def test_quit_calls_on_quit_and_removes_the_icon(desktop, tray_process):
     tray = tray_process("--no-worker")
-    wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    shown(desktop, tray)
     tray.proc.stdin.write("menu Quit\n")
     tray.proc.stdin.flush()
     assert tray.proc.wait(timeout=20) == 0
@@ -80,7 +90,7 @@ def test_quit_calls_on_quit_and_removes_the_icon(desktop, tray_process):
 
 def test_stop_tray_ends_it_the_same_way(desktop, tray_process):
     tray = tray_process()
-    wait_until(lambda: tray.icon(desktop), what="the icon in the tray")
+    shown(desktop, tray)
     tray.proc.stdin.write("stop\n")
     tray.proc.stdin.flush()
     assert tray.proc.wait(timeout=20) == 0
