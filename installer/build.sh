@@ -160,7 +160,6 @@ deb() {
     ln -s /opt/mailroom/mailroom "$stage/usr/bin/mailroom"
     install -m 644 installer/linux/mailroom.desktop "$stage/usr/share/applications/mailroom.desktop"
     desktop-file-validate "$stage/usr/share/applications/mailroom.desktop"
-    desktop-file-validate "$stage/opt/mailroom/_internal/autostart/mailroom-autostart.desktop"
     icons
     local size
     for size in 16 22 24 32 48 64 128 256 512; do

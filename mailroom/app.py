@@ -4,8 +4,10 @@
 `mailroom run --headless` start. Order: take the one-instance lock, open the store,
 bind the page's port (our own bind must succeed before any browser is pointed at
 it), publish the runtime file, start the worker, then print the one-time login URL
-(and open the browser, or hand over to the tray). SIGTERM/SIGINT stop it cleanly: the
-page closes, the worker stops between messages and its POP3 session QUITs.
+(and open the browser), or hand the main thread to the tray (tray.app.run_tray) when
+there is a desktop. A second `mailroom` asks this one to open its page and exits.
+SIGTERM/SIGINT stop it cleanly, as the tray's Quit does: the icon goes, the page
+closes, the worker stops between messages and its POP3 session QUITs.
 
 Flask, waitress and pystray are imported inside functions only: mailroom/ must not
 import them at module level (tests/test_security.py), and a headless run never
@@ -23,7 +25,6 @@ import socket
 import threading
 import time
 import webbrowser
-from collections.abc import Callable
 
 from mailroom import __version__, instance, paths
 from mailroom.errors import ConfigError, MailroomError
@@ -86,7 +87,8 @@ def bind(port: int | None) -> socket.socket:
 class PageServer:
     """The Flask page served by waitress on its own thread."""
 
-    def __init__(self, controller, port: int | None = None, *, config: dict | None = None):
+    def __init__(self, controller, port: int | None = None, *, with_desktop: bool = False,
+                 config: dict | None = None):
         from waitress.server import create_server
 
         from web import create_app, mint_login_url
@@ -94,7 +96,10 @@ class PageServer:
         sock = bind(port)
         self.port = sock.getsockname()[1]
         self.key = instance.new_key()
-        self.app = create_app(controller, config={"PORT": self.port, "INSTANCE_KEY": self.key, **(config or {})})
+        # With a desktop (the tray's), a second `mailroom` asks this process to open the page.
+        opener = {"OPEN_PAGE": self.open} if with_desktop else {}
+        self.app = create_app(controller, config={"PORT": self.port, "INSTANCE_KEY": self.key, **opener,
+                                                  **(config or {})})
         self._mint = mint_login_url
         self.server = create_server(self.app, sockets=[sock], threads=THREADS, expose_tracebacks=False,
                                     ident="Mailroom", clear_untrusted_proxy_headers=True)
@@ -112,9 +117,13 @@ class PageServer:
         self._thread.start()
         return self
 
-    def login_url(self, seconds: float = 60) -> str:
-        """A fresh one-time login URL for this page."""
-        return self._mint(self.app, seconds)
+    def login_url(self, seconds: float = 60, path: str | None = None) -> str:
+        """A fresh one-time login URL for this page, landing on `path` (None: the dashboard)."""
+        return self._mint(self.app, seconds, path)
+
+    def open(self, path: str | None = None) -> None:
+        """Open the page at `path` in the browser: the tray's Open, its notifications, a hand-over."""
+        open_in_browser(self.login_url(path=path))
 
     def _loop(self) -> None:
         # waitress's own run() loops until its map is empty; closing sockets from another
@@ -136,15 +145,22 @@ class PageServer:
         self._thread.join(10)
 
 
-def _tray_runner() -> Callable | None:
-    """`tray.app.run_tray` when the tray is built and installed, else None."""
+def _tray_module():
+    """`tray.app` when the tray is installed and there is a desktop to show it on, else None.
+
+    Decided before pystray is imported: without a display that import raises."""
     try:
         if importlib.util.find_spec("tray.app") is None:
             return None
     except ImportError:
         return None
     module = importlib.import_module("tray.app")
-    return getattr(module, "run_tray", None)
+    return module if module.has_display() else None
+
+
+def open_in_browser(url: str) -> None:
+    """Open `url` without waiting: a browser named in $BROWSER may run until it is closed."""
+    threading.Thread(target=webbrowser.open, args=(url,), name="mailroom-browser", daemon=True).start()
 
 
 def run(*, headless: bool, port: int | None = None, out=print) -> int:
@@ -158,29 +174,37 @@ def run(*, headless: bool, port: int | None = None, out=print) -> int:
             raise MailroomError(f"Mailroom is already running on the data folder {folder}. `mailroom open "
                                 "--print` prints a login address for its page; stop it before starting another "
                                 "(or set MAILROOM_HOME to use another data folder).", kind="already_running")
-        url, opened = instance.open_page(folder)
-        out("Mailroom is already running; its page was opened." if opened
-            else f"Mailroom is already running; open its page: {url}")
-        return 0
+        return _hand_over(folder, out)
+    tray = None if headless else _tray_module()
     # A signal handler must take no lock: one that called Event.set() while the main thread
     # sat in Event.wait() (holding the event's lock) would deadlock. Appending to a list does
-    # not lock, and the main thread polls it. Installed before the first line is printed, so
+    # not lock, and the main thread polls it; the tray's stop_tray() only puts on a
+    # SimpleQueue, whose put is reentrant. Installed before the first line is printed, so
     # a stop asked for at any moment from then on is a clean stop.
     stop_requests: list[int] = []
+
+    def on_signal(number, _frame) -> None:
+        stop_requests.append(number)
+        if tray is not None:
+            tray.stop_tray()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda number, _frame: stop_requests.append(number))
+        signal.signal(signum, on_signal)
     try:
-        run_tray = None if headless else _tray_runner()
         controller = Controller.open()
         boxes = [b for b in controller.status().mailboxes if b.enabled]
         out(f"Mailroom {__version__}: data folder {folder}; "
             f"{len(boxes)} enabled mailbox{'es' if len(boxes) != 1 else ''}.", flush=True)
-        page = PageServer(controller, port).start()
+        page = PageServer(controller, port, with_desktop=tray is not None).start()
         instance.write_runtime(instance.Runtime(os.getpid(), page.port, page.key), folder)
         try:
             controller.start()
-            return _serve(controller, page, stop_requests, headless=headless, run_tray=run_tray, folder=folder,
-                          out=out)
+            if tray is not None:
+                out("Mailroom's icon is in the system tray; `mailroom open` opens its page from here.", flush=True)
+                tray.run_tray(controller, open_page=page.open, data_dir=folder,
+                              on_quit=lambda: stop_requests.append(0), stop_requested=lambda: bool(stop_requests))
+                return 0
+            return _serve(page, stop_requests, headless=headless, out=out)
         finally:
             out("Stopping after the current message...", flush=True)
             instance.remove_runtime(folder)
@@ -190,21 +214,27 @@ def run(*, headless: bool, port: int | None = None, out=print) -> int:
         lock.release()
 
 
-def _serve(controller, page: PageServer, stop_requests: list[int], *, headless: bool, run_tray, folder,
-           out) -> int:
-    def open_page() -> None:
-        webbrowser.open(page.login_url())
+def _hand_over(folder, out) -> int:
+    """A second `mailroom`: the running one opens its page (or gives us the address to open)."""
+    url, opened = instance.hand_over(folder)
+    if opened:
+        out("Mailroom is already running; it opened its page.")
+    elif webbrowser.open(url):
+        out("Mailroom is already running; its page was opened.")
+    else:
+        out(f"Mailroom is already running; open its page: {url}")
+    return 0
 
-    if run_tray is not None:
-        run_tray(controller, open_page=open_page, data_dir=folder, on_quit=lambda: stop_requests.append(0))
-        return 0
+
+def _serve(page: PageServer, stop_requests: list[int], *, headless: bool, out) -> int:
     url = page.login_url(STARTUP_LOGIN_SECONDS)
     if not headless:
-        out("There is no tray icon yet: Mailroom runs as with --headless, and opens its page now.", flush=True)
+        out("No desktop to show a tray icon on: Mailroom runs as with --headless, and opens its page now.",
+            flush=True)
     out(f"Open the page: {url} (a one-time login, valid {STARTUP_LOGIN_SECONDS // 60} minutes; "
         "`mailroom open` opens a new one)", flush=True)
     if not headless:
-        webbrowser.open(url)   # only now: our own bind succeeded (SECURITY.md 1)
+        open_in_browser(url)   # only now: our own bind succeeded (SECURITY.md 1)
     while not stop_requests:
         time.sleep(0.25)   # short, so a signal is acted on promptly on every OS
     return 0

@@ -233,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print", action="store_true", help="print the login address instead (e.g. for an SSH tunnel)")
     p.set_defaults(func=cmd_open)
 
+    from mailroom.autostart import add_command as add_autostart
+
+    add_autostart(sub)
+
     p = sub.add_parser("config", help="import or export the settings file (TOML)")
     config = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     q = config.add_parser("import", help="replace the settings with those in FILE (all or nothing)",

@@ -254,6 +254,26 @@ class Controller:
         with self.ctx.engine.connect() as conn:
             return mailboxes.find_id(conn, description)
 
+    # --- the desktop: notifications and start at login ----------------------------------
+    def notify_new_mail(self) -> bool:
+        """The company setting: announce new mail on the desktop (problems are always announced)."""
+        with self.ctx.engine.connect() as conn:
+            return records.company_notify_new_mail(conn)
+
+    def autostart_status(self):
+        """Does Mailroom start at login, and does the entry start this program? (mailroom.autostart)"""
+        from mailroom import autostart
+
+        return autostart.status()
+
+    def set_autostart(self, enabled: bool):
+        """Write or remove the start-at-login entry; returns the new status."""
+        from mailroom import autostart
+
+        result = autostart.set_enabled(enabled)
+        self._announce()
+        return result
+
     # --- the activity log -------------------------------------------------------------
     def activity(self, limit: int = 50, mailbox_id: int | None = None, before: int | None = None) -> tuple[RunRecord, ...]:
         """The latest runs, newest first; `before` is a run id (keyset paging)."""

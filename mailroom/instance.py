@@ -7,9 +7,10 @@
   page's port and a random key of this launch. It is written once the page's own bind
   succeeded and removed on a clean stop. Only this OS user can read it, so only this
   user can ask the instance for anything.
-- `request_login_url()` is the client side (`mailroom open`, a second `mailroom`): it
-  POSTs to the instance's page on 127.0.0.1 with the key in a header, and gets a fresh
-  one-time login URL back. The server side is a route of web/ that compares the key
+- `request_login_url()` is the client side of `mailroom open`: it POSTs to the
+  instance's page on 127.0.0.1 with the key in a header, and gets a fresh one-time
+  login URL back. `hand_over()` is a second `mailroom`'s: the running instance opens
+  its own page when it has a desktop (the tray's), else it answers with a URL. The server side is a route of web/ that compares the key
   with `hmac.compare_digest` (it is handed the key by mailroom.app). Proxies are
   bypassed, so the key never leaves the loopback interface.
 
@@ -35,6 +36,7 @@ from mailroom.errors import MailroomError
 RUNTIME_FILE = "instance.json"
 LOCK_FILE = "instance.lock"
 LOGIN_URL_PATH = "/instance/login-url"
+OPEN_PATH = "/instance/open"
 KEY_HEADER = "X-Mailroom-Key"
 
 
@@ -114,25 +116,46 @@ def read_runtime(folder: Path | None = None) -> Runtime | None:
         return None   # starting up: the page is not bound yet
 
 
-def request_login_url(folder: Path | None = None, *, timeout: float = 10.0) -> str:
-    """Ask the running instance for a fresh one-time login URL of its page."""
+def _ask(path: str, folder: Path | None, timeout: float) -> tuple[Runtime, dict]:
+    """POST to the running instance's `path` with this launch's key; its JSON answer."""
     runtime = read_runtime(folder)
     if runtime is None:
         raise NotRunningError("Mailroom is not running for this user. Start it with `mailroom` "
                               "(or `mailroom --headless`).")
-    request = urllib.request.Request(f"http://127.0.0.1:{runtime.port}{LOGIN_URL_PATH}", data=b"",
+    request = urllib.request.Request(f"http://127.0.0.1:{runtime.port}{path}", data=b"",
                                      method="POST", headers={KEY_HEADER: runtime.key})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never through a proxy
     try:
         with opener.open(request, timeout=timeout) as response:
-            url = json.loads(response.read().decode("utf-8"))["url"]
-    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+            answer = json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise NotRunningError(f"The running Mailroom (process {runtime.pid}, port {runtime.port}) did not "
                               f"answer: {reason}.") from None
+    if not isinstance(answer, dict):
+        raise NotRunningError("The running Mailroom gave an unexpected answer.")
+    return runtime, answer
+
+
+def _checked_url(runtime: Runtime, url) -> str:
     if not isinstance(url, str) or not url.startswith(f"http://127.0.0.1:{runtime.port}/"):
         raise NotRunningError("The running Mailroom gave an unexpected answer.")
     return url
+
+
+def request_login_url(folder: Path | None = None, *, timeout: float = 10.0) -> str:
+    """Ask the running instance for a fresh one-time login URL of its page."""
+    runtime, answer = _ask(LOGIN_URL_PATH, folder, timeout)
+    return _checked_url(runtime, answer.get("url"))
+
+
+def hand_over(folder: Path | None = None, *, timeout: float = 10.0) -> tuple[str | None, bool]:
+    """A second `mailroom` asks the running one to open its page: (None, True) when it did
+    (it has a desktop: the tray's), else (a login URL for the caller to open, False)."""
+    runtime, answer = _ask(OPEN_PATH, folder, timeout)
+    if answer.get("opened") is True:
+        return None, True
+    return _checked_url(runtime, answer.get("url")), False
 
 
 def open_page(folder: Path | None = None) -> tuple[str, bool]:

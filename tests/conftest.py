@@ -1,4 +1,4 @@
-"""Fixtures that start REAL servers: Dovecot, aiosmtpd, a Secret Service keyring.
+"""Fixtures that start REAL servers: Dovecot, aiosmtpd, a Secret Service keyring, a desktop.
 
 A server that cannot start fails the test run with its log; nothing here ever skips. With
 CI=true, a test that skipped anyway (e.g. an importorskip) turns the run into a failure.
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.certs import CertPaths, make_ca_and_server_cert
-from tests.servers.dovecot import Dovecot, MailUser, make_root_dir
+from tests.servers.dovecot import Dovecot, MailUser, kill_process_group, make_root_dir
 from tests.servers.keyring import start_secret_service
 from tests.servers.smtp import SmtpServers, start_smtp
 
@@ -139,6 +139,28 @@ def mailroom_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir(mode=0o700)
     monkeypatch.setenv("MAILROOM_HOME", str(home))
     return home
+
+
+# ------------------------------------------------------------------ a desktop
+
+
+@pytest.fixture(scope="session")
+def desktop() -> Iterator[str]:
+    """An X display (Xvfb) with a system tray (trayer), shared by the tray and installer tests;
+    yields the DISPLAY value."""
+    from tests.servers.desktop import start_trayer, start_xvfb
+
+    t0 = time.monotonic()
+    xvfb, display = start_xvfb()
+    try:
+        trayer = start_trayer(display)
+        _timed("desktop", time.monotonic() - t0)
+        try:
+            yield display
+        finally:
+            kill_process_group(trayer)
+    finally:
+        kill_process_group(xvfb)
 
 
 RunCli = Callable[..., "subprocess.CompletedProcess[str]"]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one test command:  bash tests/run.sh [pytest arguments...]
 #
-# 1. Installs the programs the tests start (Dovecot, openssl, gnome-keyring, D-Bus, Chromium)
-#    and the tools tests/installer builds the installers with, when they are missing, on
-#    Debian/Ubuntu (sudo only when not root). Without dpkg it only checks that they are on PATH.
+# 1. Installs the programs the tests start (Dovecot, openssl, gnome-keyring, D-Bus, Chromium,
+#    Xvfb with the trayer system tray, xdotool and dunst) and the tools tests/installer builds the
+#    installers with, when they are missing, on Debian/Ubuntu (sudo only when not root).
+#    Without dpkg it only checks that they are on PATH.
 # 2. Creates .venv in the repository and installs the project with its test extras; a
 #    second run skips pip unless pyproject.toml changed.
 # 3. Runs pytest. With CI=true, a server that cannot start - or any skipped test - fails.
@@ -52,7 +53,7 @@ apt_install() {
 # ---------------------------------------------------------------- system programs
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
-    for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring chromium; do
+    for pkg in dovecot-pop3d dovecot-imapd openssl gnome-keyring chromium xvfb xdotool trayer dunst; do
         installed "$pkg" || missing+=("$pkg")
     done
     # tests/installer builds the .deb and the Windows installer (installer/build.sh)
@@ -65,8 +66,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
         apt_install "${missing[@]}"
     fi
 fi
-for prog in dovecot openssl gnome-keyring-daemon dbus-daemon dbus-send chromium; do
-    have "$prog" || die "$prog is not installed (Debian/Ubuntu: dovecot-pop3d dovecot-imapd openssl gnome-keyring dbus-daemon dbus-bin chromium)"
+for prog in dovecot openssl gnome-keyring-daemon dbus-daemon dbus-send chromium Xvfb xdotool trayer dunst; do
+    have "$prog" || die "$prog is not installed (Debian/Ubuntu: dovecot-pop3d dovecot-imapd openssl gnome-keyring dbus-daemon dbus-bin chromium xvfb xdotool trayer dunst)"
 done
 
 # ---------------------------------------------------------------- Python

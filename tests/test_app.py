@@ -200,7 +200,7 @@ def test_without_a_tray_plain_mailroom_runs_like_headless_and_says_so(app_env):
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = proc.stdout.readline() + proc.stdout.readline() + proc.stdout.readline()
-        assert "no tray icon yet" in first and URL.search(first)
+        assert "No desktop to show a tray icon on" in first and URL.search(first)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

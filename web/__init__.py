@@ -29,7 +29,8 @@ def static_dir() -> Path:
 
 
 def create_app(controller, *, config: dict | None = None) -> Flask:
-    """The page for `controller`. `config` must give PORT (the Host allow-list needs it)."""
+    """The page for `controller`. `config` must give PORT (the Host allow-list needs it); the app
+    process adds INSTANCE_KEY (its runtime file's key) and, with a tray, OPEN_PAGE."""
     from datetime import timedelta
 
     config = dict(config or {})
@@ -46,6 +47,7 @@ def create_app(controller, *, config: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,        # a form left open for hours still saves (the token is per session)
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         INSTANCE_KEY=None,
+        OPEN_PAGE=None,                  # open_page(path) of the app process when it has a desktop
         LOGIN_SECONDS=60,
     )
     app.config.update(config)
@@ -60,6 +62,7 @@ def create_app(controller, *, config: dict | None = None) -> Flask:
     install_record_errors(app)
     # Not a browser's request: authenticated by the runtime file's key, which no page can read.
     app.extensions["mailroom.csrf"].exempt(auth.instance_login_url)
+    app.extensions["mailroom.csrf"].exempt(auth.instance_open)
     from web import render
 
     render.install(app)
@@ -85,7 +88,15 @@ def install_record_errors(app: Flask) -> None:
                                message=exc.message), 404 if missing else 400
 
 
-def mint_login_url(app: Flask, seconds: float | None = None) -> str:
-    """A one-time login URL for `app` (single use, valid `seconds`, 60 by default)."""
+def mint_login_url(app: Flask, seconds: float | None = None, next_path: str | None = None) -> str:
+    """A one-time login URL for `app` (single use, valid `seconds`, 60 by default) that lands
+    on `next_path` (a path of this page, e.g. "/mailboxes/3"; the dashboard when None)."""
+    from urllib.parse import quote
+
+    from web.views.auth import is_local_path
+
+    if next_path is not None and not is_local_path(next_path):
+        raise ValueError(f"not a path of this page: {next_path!r}")
     token = app.extensions["mailroom.login"].mint(seconds if seconds is not None else app.config["LOGIN_SECONDS"])
-    return f"http://127.0.0.1:{app.config['PORT']}/login?t={token}"
+    url = f"http://127.0.0.1:{app.config['PORT']}/login?t={token}"
+    return url + f"&next={quote(next_path, safe='/')}" if next_path else url

@@ -41,7 +41,7 @@ SECURITY_HEADERS = {
 
 # Reached without a session: the login itself, the key-authenticated instance channel, and
 # the stylesheet and script (nothing secret; the "please log in" page needs them).
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.instance_login_url", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.instance_login_url", "auth.instance_open", "static"})
 
 
 class LoginTokens:

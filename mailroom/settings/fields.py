@@ -185,6 +185,8 @@ SECTIONS: tuple[Section, ...] = (
               "in this many days, across all mailboxes (ann+tag@ counts as ann@).", 7, check=check_positive),
         Field("autoreply_max_per_hour", "int", "Send at most this many auto-replies per hour in all; "
               "the rest are skipped, with the reason recorded.", 50, check=check_positive),
+        Field("notify_new_mail", "bool", "Show a desktop notification when new mail arrives "
+              "(notifications of problems are always shown).", True),
     )),
     Section("outgoing", "The SMTP account that sends test emails and auto-replies.", single=True,
             table="outgoing", fields=(

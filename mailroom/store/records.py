@@ -223,6 +223,12 @@ def company_timezone(conn: Connection) -> str | None:
     return conn.execute(sa.select(s.company.c.timezone).where(s.company.c.id == 1)).scalar()
 
 
+def company_notify_new_mail(conn: Connection) -> bool:
+    """The company's "announce new mail on the desktop" setting (on before any settings were saved)."""
+    value = conn.execute(sa.select(s.company.c.notify_new_mail).where(s.company.c.id == 1)).scalar()
+    return True if value is None else bool(value)
+
+
 def outbox_counts(conn: Connection) -> OutboxCounts:
     """How many auto-replies are in each state of the outbox."""
     rows = conn.execute(sa.select(s.outbox.c.state, sa.func.count()).group_by(s.outbox.c.state)).all()

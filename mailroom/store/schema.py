@@ -75,6 +75,7 @@ company = sa.Table(
     sa.Column("unknown_sender", sa.String(20), nullable=False, server_default="create"),
     sa.Column("autoreply_rate_limit_days", sa.Integer, nullable=False, server_default="7"),
     sa.Column("autoreply_max_per_hour", sa.Integer, nullable=False, server_default="50"),
+    sa.Column("notify_new_mail", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 outgoing = sa.Table(

@@ -1,6 +1,6 @@
 """The .deb as a user gets it: installed with dpkg, run from /usr/bin with the source tree
-nowhere in sight, checked against the real Dovecot and the real Secret Service, then
-removed and purged without touching the user's data."""
+nowhere in sight, checked against the real Dovecot and the real Secret Service, its tray
+icon in a real X tray, then removed and purged without touching the user's data."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from tests.conftest import REPO_ROOT
 from tests.helpers import mailbox, settings, write_toml
 from tests.installer.conftest import Installers, dpkg, dpkg_status
 from tests.mailgen import make_message
+from tests.servers.desktop import no_tray_icon, tray_icon
+from tests.servers.dovecot import kill_process_group
+from tests.servers.ports import free_port
 
 INSTALLED = Path("/usr/bin/mailroom")
 OPT = Path("/opt/mailroom")
@@ -67,11 +70,40 @@ def test_installs_the_command_menu_entry_and_icons(installed_deb, tmp_path):
     for size in (16, 22, 24, 32, 48, 64, 128, 256, 512):
         icon = Path(f"/usr/share/icons/hicolor/{size}x{size}/apps/mailroom.png")
         assert icon.read_bytes().startswith(b"\x89PNG"), icon
-    # the autostart template ships with the app, off: nothing starts at login by itself
-    template = OPT / "_internal" / "autostart" / "mailroom-autostart.desktop"
-    subprocess.run(["desktop-file-validate", str(template)], check=True, capture_output=True)
-    assert not any(Path("/etc/xdg/autostart").glob("*mailroom*"))
+    assert not any(Path("/etc/xdg/autostart").glob("*mailroom*"))   # nothing starts at login by itself
     assert Path("/usr/share/man/man1/mailroom.1.gz").exists()
+
+
+def test_start_at_login_from_the_installed_copy(installed_deb, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    entry = tmp_path / "config" / "autostart" / "mailroom.desktop"
+    assert run_installed("autostart", "status", env=env, cwd=tmp_path).stdout == "off\n"
+    turned_on = run_installed("autostart", "on", env=env, cwd=tmp_path)
+    assert turned_on.returncode == 0 and turned_on.stdout == "on\n", turned_on.stderr
+    assert f"Exec={OPT / 'mailroom'}\n" in entry.read_text()            # the installed app, no arguments
+    subprocess.run(["desktop-file-validate", str(entry)], check=True, capture_output=True)
+    status = run_installed("autostart", "status", env=env, cwd=tmp_path)
+    assert (status.stdout, status.stderr) == ("on\n", "")              # no warning: it starts this program
+    assert run_installed("autostart", "off", env=env, cwd=tmp_path).stdout == "off\n" and not entry.exists()
+
+
+def test_the_installed_mailroom_shows_its_tray_icon(installed_deb, desktop, real_keyring, mailroom_home, tmp_path):
+    """The bundle has no PyGObject: pystray's xorg backend, python-xlib and desktop-notifier
+    must all be in it for `mailroom` with no arguments to show its icon."""
+    env = {**real_keyring, "DISPLAY": desktop, "MAILROOM_HOME": str(mailroom_home), "BROWSER": "true",
+           "NO_AT_BRIDGE": "1", "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([str(INSTALLED), "--port", str(free_port())], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_until(lambda: tray_icon(desktop, "Mailroom"), proc, what="the tray icon")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        kill_process_group(proc)
+    assert proc.returncode == 0 and "icon is in the system tray" in out, out
+    log = (mailroom_home / "logs" / "mailroom.log").read_text()
+    assert "pystray backend xorg" in log and "Traceback" not in log + out
+    assert no_tray_icon(desktop, "Mailroom")
 
 
 def test_the_installed_command_runs_outside_the_source_tree(installed_deb, tmp_path, mailroom_home):
@@ -183,11 +215,12 @@ def stored(home: Path) -> int:
         return 0
 
 
-def wait_until(condition, proc: subprocess.Popen, timeout: float = 30) -> None:
+def wait_until(condition, proc: subprocess.Popen, timeout: float = 30,
+               what: str = "the messages to be imported") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if proc.poll() is not None:
-            pytest.fail(f"mailroom exited early ({proc.returncode}): {proc.communicate()[1]}")
+            pytest.fail(f"mailroom exited early ({proc.returncode}): {proc.communicate()}")
         if time.monotonic() > deadline:
-            pytest.fail("mailroom did not import the messages in time")
+            pytest.fail(f"mailroom: timed out waiting for {what}")
         time.sleep(0.05)

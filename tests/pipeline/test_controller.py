@@ -4,6 +4,7 @@ checks of unsaved settings, and the activity log — against real Dovecot, SMTP 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import threading
 import time
 
@@ -231,3 +232,23 @@ def test_a_changed_poll_interval_reschedules_at_once(controller, configure):
     wait_until(lambda: controller.status().mailbox(box.id).next_run_at - first.last_run_at
                < dt.timedelta(minutes=3))
     assert controller.status().mailbox(box.id).run_seq == 1         # rescheduled, not run again
+
+
+def test_start_at_login_is_shown_and_toggled_through_the_controller(controller, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    seen: list = []
+    controller.subscribe(seen.append)
+    assert controller.autostart_status().on is False
+    assert controller.set_autostart(True).on is True and seen            # the faces hear of it
+    status = controller.autostart_status()
+    assert status.program == (sys.executable, "-m", "mailroom") and status.warning is None
+    assert (tmp_path / "config" / "autostart" / "mailroom.desktop").is_file()
+    assert controller.set_autostart(False).on is False
+
+
+def test_new_mail_notifications_follow_the_company_setting(controller, configure):
+    configure()
+    assert controller.notify_new_mail() is True                          # the default
+    company = dict(controller.settings()["company"], notify_new_mail=False)
+    controller.save_section("company", company)
+    assert controller.notify_new_mail() is False

@@ -233,4 +233,4 @@ def test_sections_count_in_words():
 def test_defaults_come_from_the_field_table():
     assert defaults("company") == {"name": "", "phone": "", "timezone": "UTC", "business_hours": "",
                                    "unknown_sender": "create", "autoreply_rate_limit_days": 7,
-                                   "autoreply_max_per_hour": 50}
+                                   "autoreply_max_per_hour": 50, "notify_new_mail": True}

@@ -42,7 +42,7 @@ def test_every_route_refuses_a_foreign_host(app, page):
 
 def test_without_a_session_every_page_says_how_to_get_in(app, client):
     for method, path in routes(app):
-        if path in ("/login", "/instance/login-url") or path.startswith("/static/"):
+        if path in ("/login", "/instance/login-url", "/instance/open") or path.startswith("/static/"):
             continue
         response = client.open(path, method=method)
         assert response.status_code == 403, (method, path)
@@ -75,7 +75,8 @@ def test_the_session_cookie_is_this_installs_own_httponly_and_strict(app, client
 
 def test_every_post_needs_the_csrf_token(app, page, controller):
     assert app.config.get("WTF_CSRF_ENABLED", True)
-    posts = [path for method, path in routes(app) if method == "POST" and path != "/instance/login-url"]
+    posts = [path for method, path in routes(app)
+             if method == "POST" and path not in ("/instance/login-url", "/instance/open")]
     assert len(posts) >= 10
     for path in posts:
         response = page.post(path, data={"name": "Made by another site"})
@@ -163,9 +164,11 @@ def test_a_failure_shows_no_traceback(page, controller, mailroom_home):
 
 
 def test_the_instance_channel_needs_the_key(app, client):
-    assert (auth.LOGIN_URL_PATH, auth.KEY_HEADER) == (instance.LOGIN_URL_PATH, instance.KEY_HEADER)
-    assert client.post("/instance/login-url").status_code == 403
-    assert client.post("/instance/login-url", headers={"X-Mailroom-Key": INSTANCE_KEY[:-1] + "?"}).status_code == 403
+    assert (auth.LOGIN_URL_PATH, auth.OPEN_PATH, auth.KEY_HEADER) == \
+        (instance.LOGIN_URL_PATH, instance.OPEN_PATH, instance.KEY_HEADER)
+    for path in ("/instance/login-url", "/instance/open"):
+        assert client.post(path).status_code == 403
+        assert client.post(path, headers={"X-Mailroom-Key": INSTANCE_KEY[:-1] + "?"}).status_code == 403
     response = client.post("/instance/login-url", headers={"X-Mailroom-Key": INSTANCE_KEY})
     url = response.get_json()["url"]
     assert url.startswith(f"{BASE}/login?t=")
@@ -188,3 +191,31 @@ def test_a_canary_password_saved_through_the_page_shows_nowhere(app, page, contr
         for name in files:
             with open(os.path.join(root, name), "rb") as fh:
                 assert CANARY.encode() not in fh.read(), name
+
+
+def test_a_second_mailroom_hands_over_to_the_one_with_a_desktop(app, client):
+    # Without a desktop (headless) the caller gets a login URL to open itself.
+    answer = client.post("/instance/open", headers={"X-Mailroom-Key": INSTANCE_KEY}).get_json()
+    assert answer["opened"] is False and answer["url"].startswith(f"{BASE}/login?t=")
+    opened = []
+    app.config["OPEN_PAGE"] = opened.append          # the tray's desktop: it opens the page itself
+    answer = client.post("/instance/open", headers={"X-Mailroom-Key": INSTANCE_KEY}).get_json()
+    assert answer == {"opened": True} and opened == [None]
+
+
+def test_the_login_leads_to_its_next_path_and_only_to_a_local_one(app, client, controller, configure):
+    box = configure()
+    url = mint_login_url(app, next_path=f"/mailboxes/{box.id}")
+    assert url.endswith(f"&next=/mailboxes/{box.id}")
+    landed = client.get(url.removeprefix(BASE))
+    assert landed.status_code == 302 and landed.headers["Location"] == f"/mailboxes/{box.id}"
+    form = client.get(landed.headers["Location"])                    # the mailbox's number → its form
+    assert form.status_code == 302 and form.headers["Location"] == "/mailboxes/edit/Studio"
+    assert client.get("/mailboxes/999").status_code == 404
+    for bad in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
+                "/x\r\nSet-Cookie: a=b", "mailboxes"):
+        with pytest.raises(ValueError):
+            mint_login_url(app, next_path=bad)
+        token = mint_login_url(app).split("t=", 1)[1]                # a hand-made link: the dashboard
+        response = client.get("/login", query_string={"t": token, "next": bad})
+        assert response.status_code == 302 and response.headers["Location"] == "/", bad

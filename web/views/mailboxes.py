@@ -35,6 +35,15 @@ def new():
     return _form(None)
 
 
+@bp.get("/mailboxes/<int:mailbox_id>")
+def by_id(mailbox_id: int):
+    """An email box by its number (where the tray's menu and notifications lead): its form."""
+    box = controller().status().mailbox(mailbox_id)
+    if box is None:
+        abort(404)
+    return redirect(url_for("mailboxes.edit", key=box.description))
+
+
 @bp.route("/mailboxes/edit/<path:key>", methods=["GET", "POST"])
 def edit(key: str):
     return _form(key)
