@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +41,14 @@ def outgoing(servers, *, port: int | None = None, security: str = "starttls", us
 def write_toml(path: Path, doc: dict) -> Path:
     path.write_text(tomli_w.dumps(doc), encoding="utf-8")
     return path
+
+
+def wait_until(predicate, timeout: float = 20.0, what: str = "the condition"):
+    """Poll `predicate` until it returns something true (returned), failing after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)

@@ -13,13 +13,7 @@ import pytest
 from mailroom.controller import Controller
 from mailroom.errors import ConfigError, CredentialError
 from tests.mailgen import make_message
-
-
-def wait_until(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+from tests.helpers import wait_until
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +12,7 @@ from mailroom.fetch import MailboxRun
 from mailroom.store import schema as s
 from mailroom.worker import Worker, backoff
 from tests.mailgen import make_message
+from tests.helpers import wait_until
 
 FIVE = dt.timedelta(minutes=5)
 
@@ -23,13 +23,6 @@ FIVE = dt.timedelta(minutes=5)
 ])
 def test_backoff_doubles_and_is_capped(failures, wait):
     assert backoff(FIVE, failures) == wait
-
-
-def wait_until(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def stored(ctx) -> int:

@@ -8,25 +8,16 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.helpers import wait_until
 from tests.servers.desktop import NotificationServer, no_tray_icon, tray_icon
 from tests.servers.dovecot import kill_process_group
 from tests.pipeline.conftest import configure, ctx, in_process_keyring  # noqa: F401 - fixtures used here too
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 from mailroom.controller import Controller
 from tests.conftest import REPO_ROOT
 from tests.mailgen import make_message
-from tests.tray.conftest import wait_until
+from tests.helpers import wait_until
 from tray.app import Actions
 from tray.menu import build_menu
 

@@ -30,7 +30,7 @@ from tests.pipeline.test_kill import server_ids, stored_ids
 from tests.servers.desktop import click, no_tray_icon, tray_icon, window_origin
 from tests.servers.dovecot import kill_process_group
 from tests.servers.ports import free_port
-from tests.tray.conftest import wait_until
+from tests.helpers import wait_until
 
 SENDERS = ("Lena Fischer <lena@example.com>", "Tom Baker <tom@example.net>", "Ann Archer <ann@example.org>")
 BADGE_RED = (229, 57, 53)          # tray/icons.py COLOURS["new"]

@@ -12,7 +12,7 @@ from PIL import ImageGrab
 from mailroom.model import MailboxState, NewMessage, RunCounts
 from tests.servers.desktop import start_dunst, window_of_class
 from tests.servers.dovecot import kill_process_group
-from tests.tray.conftest import wait_until
+from tests.helpers import wait_until
 from tray import icons, notify
 from tray.sender import DesktopSender
 

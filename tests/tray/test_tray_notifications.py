@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from mailroom.store import schema as s
-from tests.tray.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def finished_runs(ctx, mailbox_id: int) -> int:

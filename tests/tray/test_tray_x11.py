@@ -8,7 +8,7 @@ import itertools
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageGrab
 
 from tests.servers.desktop import click, window_origin
-from tests.tray.conftest import wait_until
+from tests.helpers import wait_until
 
 STATES = ("idle", "checking", "new", "error", "paused")
 

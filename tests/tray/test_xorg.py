@@ -9,7 +9,7 @@ import threading
 import pytest
 from PIL import Image
 
-from tests.tray.conftest import wait_until
+from tests.helpers import wait_until
 
 CYCLES = 20          # stock pystray stuck within the first 8 cycles in each of 3 tries
 REDRAWS = 10

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from flask.testing import FlaskClient
 
 from mailroom.controller import Controller
 from tests.pipeline.conftest import configure, ctx, in_process_keyring  # noqa: F401 - fixtures
+from tests.helpers import wait_until
 from web import create_app, mint_login_url
 
 PORT = 8765
@@ -65,13 +65,6 @@ def page(app, client) -> PageClient:
     """A client with a session (logged in through a one-time token)."""
     log_in(app, client)
     return client
-
-
-def wait_until(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

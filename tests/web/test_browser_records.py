@@ -26,7 +26,7 @@ from mailroom.fetch import MailboxRun
 from tests.servers.ports import free_port
 from tests.web import mailset
 from tests.web.chromium import WIDE, require, snap
-from tests.web.conftest import wait_until
+from tests.helpers import wait_until
 from tests.web.test_records import THANKS, parser_bug
 
 playwright = require()

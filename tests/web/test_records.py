@@ -16,7 +16,7 @@ from mailroom.fetch import MailboxRun
 from mailroom.outbox import drain
 from mailroom.store import schema as s
 from tests.web import mailset
-from tests.web.conftest import wait_until
+from tests.helpers import wait_until
 
 THANKS = {"name": "Thanks", "kind": "form_letter", "subject": "Thank you, {{ client.first_name }}",
           "body": "Dear {{ client.first_name }},\nwe got your email and will answer soon.\n"}

@@ -11,7 +11,8 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from tests.web.conftest import log_in, wait_until
+from tests.helpers import wait_until
+from tests.web.conftest import log_in
 from tests.mailgen import make_message
 
 FORM_PAGES = {"company": "/company", "outgoing": "/outgoing", "mailboxes": "/mailboxes/new",
