@@ -292,7 +292,7 @@ class Controller:
             raise ConfigError(f"{section} holds a list of entries; save one entry at a time.", field=section)
         doc = self.ctx.settings()
         doc[section] = dict(values)
-        return self._save(doc)
+        return self._save(doc, entry_path=section)
 
     def save_entry(self, section: str, values: dict[str, Any], key: str | None = None) -> list[str]:
         """Add an entry to a list section, or replace the one called `key` (a rename keeps its id).
@@ -306,7 +306,7 @@ class Controller:
     def check_entry(self, section: str, values: dict[str, Any], key: str | None = None) -> list[str]:
         """What `save_entry` would say (its warnings, or its ConfigError), saving nothing."""
         doc, entry_path, _renames = self._place(section, values, key)
-        self._validate(doc, entry_path)
+        self._validate(doc, entry_path, self.ctx.settings())
         return []
 
     def _place(self, section: str, values: dict[str, Any], key: str | None):
@@ -350,7 +350,7 @@ class Controller:
               renames: dict[str, dict[str, str]] | None = None) -> list[str]:
         from mailroom.settings import repo
 
-        canonical, warnings = self._validate(doc, entry_path)
+        canonical, warnings = self._validate(doc, entry_path, self.ctx.settings())
         plan = repo.save(self.ctx.engine, canonical, renames=renames, prune=removing is not None)
         for problem in self._forget_removed_passwords(plan):
             log.warning("%s", problem)
@@ -404,11 +404,13 @@ class Controller:
         return problems
 
     @staticmethod
-    def _validate(doc: Document, entry_path: str | None) -> tuple[Document, list[str]]:
+    def _validate(doc: Document, entry_path: str | None, stored: Document) -> tuple[Document, list[str]]:
+        """Validated as a whole; what the stored settings already had wrong elsewhere (one
+        bad entry from an older version) is a warning, not a reason to refuse this save."""
         from mailroom.settings.document import validate
 
         try:
-            return validate(doc)
+            return validate(doc, stored=stored, editing=entry_path)
         except ConfigError as exc:
             exc.entry_path = entry_path
             if entry_path:
