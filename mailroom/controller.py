@@ -330,8 +330,9 @@ class Controller:
                 renames = {section: {key: renamed}}
         return doc, f"{section}[{index + 1}]", renames
 
-    def delete_entry(self, section: str, key: str) -> None:
-        """Remove one entry; refused, naming what uses it, while anything refers to it."""
+    def delete_entry(self, section: str, key: str) -> list[str]:
+        """Remove one entry; refused, naming what uses it, while other settings refer to it.
+        Tasks that use it lose it (see `recorded_uses`). Returns the warnings."""
         users = self.usages(section, key)
         if users:
             raise ConfigError(f'"{key}" is still used by ' + "; ".join(users) + ". Change those first.",
@@ -339,12 +340,23 @@ class Controller:
         spec = SECTION[section]
         doc = self.ctx.settings()
         doc[section] = [e for e in doc[section] if e[spec.key] != key]
-        self._save(doc, removing=(section, key))
+        return self._save(doc, removing=(section, key))
 
     def usages(self, section: str, key: str) -> list[str]:
         """Where other settings refer to the entry `key` of `section` ("mailbox "Sales" (department)")."""
         return [f'{other.noun or other.name} "{entry.get(other.key, other.name)}" ({name.replace("_", " ")})'
                 for other, entry, name in references(self.ctx.settings(), section, key)]
+
+    def recorded_uses(self, section: str, key: str) -> str:
+        """What Mailroom's records (tasks) lose if the entry `key` is deleted: "used by 15
+        tasks" ("" for nothing); the settings file's import refuses it without --prune."""
+        from mailroom.settings import repo
+
+        spec = SECTION[section]
+        doc = self.ctx.settings()
+        doc[section] = [e for e in doc[section] if e[spec.key] != key]
+        return next((c.in_use for c in repo.plan_for(self.ctx.engine, doc).changes
+                     if c.section == section and c.action == "removed"), "")
 
     def _save(self, doc: Document, *, entry_path: str | None = None, removing: tuple[str, str] | None = None,
               renames: dict[str, dict[str, str]] | None = None) -> list[str]:

@@ -47,30 +47,34 @@ def _entry(section: Section, raw: Any, where: str, problems: list[str], warnings
     return out
 
 
-def _check_references(doc: Document, problems: list[str]) -> None:
+def _check_references(doc: Document, problems: list[str], editing: str | None) -> None:
     names = {s.name: {e[s.key] for e in doc[s.name]} for s in SECTIONS if not s.single}
     for section in SECTIONS:
         if section.single:
             continue
-        seen: dict[str, str] = {}
+        seen: dict[str, tuple[str, str]] = {}
         for i, entry in enumerate(doc[section.name], 1):
             where = f"{section.name}[{i}]"
             key = entry[section.key]
             if key is not None:
-                _check_unique(section, where, key, seen, problems)
+                _check_unique(section, where, key, seen, problems, editing)
             for f in section.fields:
                 value = entry[f.name]
                 if f.ref and value is not None and value not in names[f.ref]:
                     problems.append(f"{where}.{f.name}: no {SECTION[f.ref].noun} named {value!r}")
 
 
-def _check_unique(section: Section, where: str, key: str, seen: dict[str, str], problems: list[str]) -> None:
+def _check_unique(section: Section, where: str, key: str, seen: dict[str, tuple[str, str]], problems: list[str],
+                  editing: str | None) -> None:
     """Names are unique regardless of capital letters: "Weddings" and "weddings" would look
-    like one entry in every list, yet be two."""
+    like one entry in every list, yet be two. The problem is the later entry's, or the
+    one being edited (`editing`) when it is the earlier: that is the name to change."""
     if key.casefold() not in seen:
-        seen[key.casefold()] = key
+        seen[key.casefold()] = (key, where)
         return
-    first = seen[key.casefold()]
+    first, first_where = seen[key.casefold()]
+    if first_where == editing:
+        key, first, where = first, key, first_where
     if first == key:
         why = f"{key!r} is used twice"
     else:
@@ -175,7 +179,7 @@ def _warn_blank_merge_fields(doc: Document, warnings: list[str]) -> None:
                                 f"{group}, so it will be blank in its auto-replies")
 
 
-def _check(raw: Any) -> tuple[Document, list[str], list[str]]:
+def _check(raw: Any, editing: str | None = None) -> tuple[Document, list[str], list[str]]:
     """The canonical document, its problems and its warnings (the blank-field ones aside)."""
     problems: list[str] = []
     warnings: list[str] = []
@@ -202,7 +206,7 @@ def _check(raw: Any) -> tuple[Document, list[str], list[str]]:
     out = doc["outgoing"]
     if out.get("port") is None and out.get("security"):
         out["port"] = default_port("smtp", out["security"])
-    _check_references(doc, problems)
+    _check_references(doc, problems, editing)
     _check_user_emails(doc, problems)
     for i, box in enumerate(doc["mailboxes"], 1):
         _check_mailbox(doc, i, box, problems)
@@ -276,9 +280,10 @@ def validate(raw: Any, *, stored: Document | None = None, editing: str | None = 
 
     With `stored` (the settings as saved), problems the stored settings already had, on
     entries this document leaves as they were, do not block the save: they are warnings
-    (see `_set_aside_old`). `editing` names the entry a form edits; its problems always count.
+    (see `_set_aside_old`). `editing` names the entry a form edits ("departments[2]"): its
+    problems always count, and a name it shares with another entry is its problem.
     """
-    doc, problems, warnings = _check(raw)
+    doc, problems, warnings = _check(raw, editing)
     if problems and stored is not None:
         problems, old = _set_aside_old(raw, doc, problems, stored, editing)
         warnings = old + warnings

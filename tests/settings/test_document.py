@@ -320,3 +320,12 @@ def test_defaults_come_from_the_field_table():
     assert defaults("company") == {"name": "", "phone": "", "timezone": "UTC", "business_hours": "",
                                    "unknown_sender": "create", "autoreply_rate_limit_days": 7,
                                    "autoreply_max_per_hour": 50, "notify_new_mail": True}
+
+
+def test_a_name_taken_by_an_edit_is_the_edited_entrys_problem():
+    doc = with_change("departments", 0, "name", "weddings")
+    doc["departments"].append({"name": "Weddings"})
+    with pytest.raises(ConfigError) as err:
+        validate(doc, editing="departments[1]")
+    assert err.value.problems == ["departments[1].name: 'weddings' differs from 'Weddings' only in capital "
+                                  "letters; names must differ by more"]
