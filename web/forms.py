@@ -152,6 +152,8 @@ def describe(problem: str, doc: dict[str, Any]) -> Notice:
         text = f"{what}: {label(section, p.field)} {p.message}"
     else:
         text = f"{what}, {label(section, p.field)}: {p.message}"
+    if not text.endswith((".", "?", "!")):
+        text += "."
     href = edit_url(section, entry)
     return Notice(text, href, f"Fix the {entry_name(section, entry)}" if section not in ("company", "outgoing")
                   else f"Open {what}")
