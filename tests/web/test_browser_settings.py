@@ -83,14 +83,17 @@ def test_odd_names_in_the_browser(served, browser, shots, configure, mailbox_use
     page.goto(base + "/settings/templates/new")
     page.fill("#name", "Thanks")
     page.fill("#subject", "Thanks")
-    page.fill("#body", "Dear {{ client.first_name }},\n\n{{ user.name }} will answer.\n")
+    body = "Dear {{ client.first_name }},\n\n{{ user.name }} will answer.\n"
+    page.fill("#body", body)
     page.get_by_role("button", name="Save", exact=True).click()
-    assert controller.settings()["templates"][0]["body"] == "Dear {{ client.first_name }},\n\n{{ user.name }} will answer.\n"
+    expect(page.locator(".flash.ok")).to_have_text('Template "Thanks" saved.')
+    assert controller.settings()["templates"][0]["body"] == body
 
     # a user that tasks use: the confirmation says how many and what happens to them
     page.goto(base + "/settings/users/new")
     page.fill("#name", "Ann Archer")
     page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".flash.ok")).to_have_text('User "Ann Archer" saved.')
     controller.save_entry("mailboxes", {**controller.settings()["mailboxes"][0], "user": "Ann Archer"}, "Studio")
     mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(2))
     controller.run_mailbox(box.id)

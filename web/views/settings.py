@@ -111,7 +111,7 @@ def _form(name: str, key: str | None):
     if name == "templates" and preview is None and form.body.data:
         preview = c.preview_template(form.kind.data, form.subject.data or "", form.body.data or "")
     return render_template("entry_form.html", form=form, spec=spec, general=general, key=key, single=False,
-                           title=f"{SINGULAR[name].capitalize()}" + (f" {_named(key)}" if key is not None else " (new)"),
+                           title=SINGULAR[name].capitalize() + (f" {_named(key)}" if key is not None else " (new)"),
                            preview=preview, merge_fields=c.merge_fields() if name == "templates" else ())
 
 
