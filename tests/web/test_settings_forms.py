@@ -170,3 +170,18 @@ def test_after_saving_the_page_shows_the_imports_warnings(page, controller, conf
     assert warning.startswith('Email box "Studio", Assigned to User: template \'Thanks\' uses {{ user.name }}, '
                               "but mailbox 'Studio' has no user")
     assert 'href="/mailboxes/edit/Studio"' in response.text and 'class="flash warning"' in response.text
+
+
+def test_a_problem_an_edit_makes_in_another_entry_names_it_with_a_link(page, controller, configure):
+    configure()
+    page.submit("/settings/departments/new", {"name": "Weddings"})
+    page.submit("/settings/users/new", {"name": "Ann", "email": "ann@lumen.example", "department": "Front desk"})
+    controller.save_entry("mailboxes", {**controller.settings()["mailboxes"][0], "department": "Front desk",
+                                        "user": "Ann"}, "Studio")
+    response = page.submit("/settings/users/edit?key=Ann", {"name": "Ann", "email": "ann@lumen.example",
+                                                            "department": "Weddings"})
+    assert response.status_code == 200 and controller.settings()["users"][0]["department"] == "Front desk"
+    errors = html.unescape(response.text[response.text.index('class="errors"'):])
+    assert ('Email box "Studio", Assigned to User: \'Ann\' is not in department \'Front desk\'. '
+            'Fix the email box "Studio"') in re.sub(r"<[^>]+>", "", errors)
+    assert '<a href="/mailboxes/edit/Studio">' in errors
