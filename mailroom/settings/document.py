@@ -5,7 +5,9 @@ Canonical form: {section: {key: value}} for single sections and
 references by name. Every problem is reported at once, as
 `mailboxes[2].port: must be 1-65535` (entries count from 1, as a person counts);
 what is allowed but probably unwanted (a password sent in plain text, a merge field
-that will stay blank) comes back as a warning in the same form.
+that will stay blank) comes back as a warning in the same form. A form's save passes
+the stored settings: what they already had wrong, on entries the save leaves alone, is
+then a warning too, so one bad entry from an older version blocks nothing else.
 Pure: apart from `ca_file` existence, no I/O.
 """
 

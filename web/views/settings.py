@@ -1,8 +1,10 @@
 """Company, and the lists: departments, users, task types, task statuses, templates.
 
-One generic list + form per section, generated from the settings table. Renames
-follow everywhere (the controller's save_entry); deleting something still in use is
-refused with the list of what uses it. Templates get a preview rendered by the
+One generic list + form per section, generated from the settings table. An entry is
+addressed by its name in the query (`?key=`), so any name has a working address. Renames
+follow everywhere (the controller's save_entry); deleting something other settings use
+is refused with the list of what uses it, and one that tasks use says what happens to
+them. After a save, the warnings `config import` would give are shown, each with a link. Templates get a preview rendered by the
 sandboxed renderer on sample data, and cannot be saved while they do not compile.
 """
 
