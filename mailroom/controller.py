@@ -292,7 +292,7 @@ class Controller:
             raise ConfigError(f"{section} holds a list of entries; save one entry at a time.", field=section)
         doc = self.ctx.settings()
         doc[section] = dict(values)
-        return self._save(doc)
+        return self._save(doc, entry_path=section)
 
     def save_entry(self, section: str, values: dict[str, Any], key: str | None = None) -> list[str]:
         """Add an entry to a list section, or replace the one called `key` (a rename keeps its id).
@@ -306,7 +306,7 @@ class Controller:
     def check_entry(self, section: str, values: dict[str, Any], key: str | None = None) -> list[str]:
         """What `save_entry` would say (its warnings, or its ConfigError), saving nothing."""
         doc, entry_path, _renames = self._place(section, values, key)
-        self._validate(doc, entry_path)
+        self._validate(doc, entry_path, self.ctx.settings())
         return []
 
     def _place(self, section: str, values: dict[str, Any], key: str | None):
@@ -330,8 +330,9 @@ class Controller:
                 renames = {section: {key: renamed}}
         return doc, f"{section}[{index + 1}]", renames
 
-    def delete_entry(self, section: str, key: str) -> None:
-        """Remove one entry; refused, naming what uses it, while anything refers to it."""
+    def delete_entry(self, section: str, key: str) -> list[str]:
+        """Remove one entry; refused, naming what uses it, while other settings refer to it.
+        Tasks that use it lose it (see `recorded_uses`). Returns the warnings."""
         users = self.usages(section, key)
         if users:
             raise ConfigError(f'"{key}" is still used by ' + "; ".join(users) + ". Change those first.",
@@ -339,18 +340,29 @@ class Controller:
         spec = SECTION[section]
         doc = self.ctx.settings()
         doc[section] = [e for e in doc[section] if e[spec.key] != key]
-        self._save(doc, removing=(section, key))
+        return self._save(doc, removing=(section, key))
 
     def usages(self, section: str, key: str) -> list[str]:
         """Where other settings refer to the entry `key` of `section` ("mailbox "Sales" (department)")."""
         return [f'{other.noun or other.name} "{entry.get(other.key, other.name)}" ({name.replace("_", " ")})'
                 for other, entry, name in references(self.ctx.settings(), section, key)]
 
+    def recorded_uses(self, section: str, key: str) -> str:
+        """What Mailroom's records (tasks) lose if the entry `key` is deleted: "used by 15
+        tasks" ("" for nothing); the settings file's import refuses it without --prune."""
+        from mailroom.settings import repo
+
+        spec = SECTION[section]
+        doc = self.ctx.settings()
+        doc[section] = [e for e in doc[section] if e[spec.key] != key]
+        return next((c.in_use for c in repo.plan_for(self.ctx.engine, doc).changes
+                     if c.section == section and c.action == "removed"), "")
+
     def _save(self, doc: Document, *, entry_path: str | None = None, removing: tuple[str, str] | None = None,
               renames: dict[str, dict[str, str]] | None = None) -> list[str]:
         from mailroom.settings import repo
 
-        canonical, warnings = self._validate(doc, entry_path)
+        canonical, warnings = self._validate(doc, entry_path, self.ctx.settings())
         plan = repo.save(self.ctx.engine, canonical, renames=renames, prune=removing is not None)
         for problem in self._forget_removed_passwords(plan):
             log.warning("%s", problem)
@@ -404,11 +416,13 @@ class Controller:
         return problems
 
     @staticmethod
-    def _validate(doc: Document, entry_path: str | None) -> tuple[Document, list[str]]:
+    def _validate(doc: Document, entry_path: str | None, stored: Document) -> tuple[Document, list[str]]:
+        """Validated as a whole; what the stored settings already had wrong elsewhere (one
+        bad entry from an older version) is a warning, not a reason to refuse this save."""
         from mailroom.settings.document import validate
 
         try:
-            return validate(doc)
+            return validate(doc, stored=stored, editing=entry_path)
         except ConfigError as exc:
             exc.entry_path = entry_path
             if entry_path:

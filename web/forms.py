@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import flash, url_for
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, Field, IntegerField, PasswordField, SelectChoice, SelectField,
                      StringField, TextAreaField)
 from wtforms.validators import Optional
 
-from mailroom.errors import ConfigError, MailroomError
+from mailroom.errors import ConfigError, MailroomError, Problem
 from mailroom.model import FieldSpec, SectionSpec
-from web.labels import choice_label, label
+from web.labels import SINGULAR, choice_label, label
 
 PASSWORD_HELP = {
     "outgoing": "The password of the SMTP account (for Gmail, an app password). It is kept in the "
@@ -97,14 +98,82 @@ def add_error(field: Field, message: str) -> None:
     field.errors = [*field.errors, message]
 
 
-def show_error(form, exc: MailroomError, section: str) -> list[str]:
-    """Put each problem of `exc` next to its field; return the ones no field owns."""
+class Notice(str):
+    """A problem or warning in words, naming its entry, with `href`: the form that fixes it."""
+
+    href: str | None
+    link: str
+
+    def __new__(cls, text: str, href: str | None = None, link: str = "") -> "Notice":
+        self = super().__new__(cls, text)
+        self.href, self.link = href, link
+        return self
+
+    def as_flash(self) -> dict[str, Any]:
+        return {"text": str(self), "href": self.href, "link": self.link}
+
+
+def entry_name(section: str, entry: dict[str, Any]) -> str:
+    """An entry as a person calls it: 'department "Weddings"' (one saved without a name says so)."""
+    key = "description" if section == "mailboxes" else "name"
+    return f'{SINGULAR.get(section, section)} "{entry[key]}"' if entry.get(key) else \
+        f"{SINGULAR.get(section, section)} without a name"
+
+
+def edit_url(section: str, entry: dict[str, Any]) -> str | None:
+    """The page that edits `entry` (None for a mailbox whose name has no address)."""
+    if section in ("company", "outgoing"):
+        return url_for("settings.company") if section == "company" else url_for("outgoing.edit")
+    if section == "mailboxes":
+        key = entry.get("description") or ""
+        return url_for("mailboxes.edit", key=key) if key.strip(".") and not key.startswith("/") else None
+    return url_for("settings.edit", name=section, key=entry.get("name") or "")
+
+
+def describe(problem: str, doc: dict[str, Any]) -> Notice:
+    """`departments[9].name: is required` as 'Department without a name: Name is required', with
+    a link to its form; `doc` is the settings the path counts in."""
+    p = problem if isinstance(problem, Problem) else Problem(problem)
+    section, _, index = p.path.partition("[")
+    if section in ("company", "outgoing"):
+        entry: dict[str, Any] | None = doc.get(section) or {}
+        what = "Company" if section == "company" else "Outgoing email"
+    else:
+        entries = doc.get(section) or []
+        n = int(index.rstrip("]")) if index.rstrip("]").isdigit() else 0
+        entry = entries[n - 1] if 0 < n <= len(entries) else None
+        what = entry_name(section, entry) if entry is not None else p.path
+        what = what[:1].upper() + what[1:]
+    if entry is None:
+        return Notice(str(p))
+    if not p.field:
+        text = f"{what}: {p.message}"
+    elif p.message.startswith(("is ", "must ")):     # "Name is required"
+        text = f"{what}: {label(section, p.field)} {p.message}"
+    else:
+        text = f"{what}, {label(section, p.field)}: {p.message}"
+    if not text.endswith((".", "?", "!")):
+        text += "."
+    href = edit_url(section, entry)
+    return Notice(text, href, f"Fix the {entry_name(section, entry)}" if section not in ("company", "outgoing")
+                  else f"Open {what}")
+
+
+def flash_warnings(warnings: list[str], doc: dict[str, Any]) -> None:
+    """After a save: what the settings file's import would warn about, each with its entry's link."""
+    for warning in warnings:
+        flash(describe(warning, doc).as_flash(), "warning")
+
+
+def show_error(form, exc: MailroomError, section: str, doc: dict[str, Any] | None = None) -> list[str]:
+    """Put each problem of `exc` next to its field; return the ones no field owns (about
+    another entry: named, with a link to it, when `doc` is the settings the paths count in)."""
     general: list[str] = []
     if isinstance(exc, ConfigError) and exc.problems:
         mine = exc.entry_path or section
         for problem in exc.problems:
             if problem.path != mine:
-                general.append(str(problem))
+                general.append(describe(problem, doc) if doc is not None else str(problem))
                 continue
             name = problem.field or _template_part(problem.message)
             if name and name in form:

@@ -114,6 +114,11 @@ def check_positive(value: int) -> str | None:
     return None if value >= 1 else "must be 1 or more"
 
 
+def check_poll_minutes(value: int) -> str | None:
+    # More than a day between checks is a typing slip ("in 166666 h"), not a schedule.
+    return None if 1 <= value <= 1440 else "must be 1-1440 minutes (1440 is once a day)"
+
+
 @dataclass(frozen=True)
 class Field:
     """One setting. `kind` is str, int, bool, date, list (of str), or ref (a name in `ref`)."""
@@ -254,7 +259,8 @@ SECTIONS: tuple[Section, ...] = (
         Field("authserv_id", "str", "The authserv-id in your provider's Authentication-Results header "
               "(RFC 8601), e.g. mx.google.com: no auto-reply when its SPF and DMARC checks both fail. "
               "Blank: known for Gmail hosts.", "", check=check_host),
-        Field("poll_minutes", "int", "Check for new mail every this many minutes.", 5, check=check_positive),
+        Field("poll_minutes", "int", "Check for new mail every this many minutes (1-1440).", 5,
+              check=check_poll_minutes),
         Field("enabled", "bool", "Check this mailbox.", True),
         _ca_file(),
     )),
@@ -281,7 +287,9 @@ def convert(f: Field, value: Any) -> tuple[Any, str | None]:
             value = str(value)
         if not isinstance(value, str):
             return None, "must be text"
-        value = value if f.multiline else value.strip()
+        # Browsers send a textarea's lines with CR LF (HTML's form submission rules); kept
+        # as LF, what the page saves equals what a settings file with the same text imports.
+        value = value.replace("\r\n", "\n").replace("\r", "\n") if f.multiline else value.strip()
         error = check_no_controls(value, f.multiline)
         if error:
             return None, error

@@ -60,7 +60,8 @@ def test_a_good_document_gets_its_defaults():
     ("mailboxes", 0, "user", "Bob", "mailboxes[1].user: no user named 'Bob'"),
     ("mailboxes", 0, "autoreply_template", None, "mailboxes[1].autoreply_template: is required when autoreply is true"),
     ("mailboxes", 0, "autoreply_when", "sometimes", "mailboxes[1].autoreply_when: must be one of"),
-    ("mailboxes", 0, "poll_minutes", 0, "mailboxes[1].poll_minutes: must be 1 or more"),
+    ("mailboxes", 0, "poll_minutes", 0, "mailboxes[1].poll_minutes: must be 1-1440 minutes"),
+    ("mailboxes", 0, "poll_minutes", 10_000_000, "mailboxes[1].poll_minutes: must be 1-1440 minutes"),
     ("mailboxes", 0, "ca_file", "/nonexistent/ca.pem", "mailboxes[1].ca_file: no such file"),
     ("company", None, "timezone", "Mars/Olympus", "company.timezone: must be a time zone name"),
     ("company", None, "business_hours", "whenever", "company.business_hours:"),
@@ -151,10 +152,95 @@ def test_control_characters_are_refused(section, index, key, value, problem):
     assert any(p.startswith(problem) for p in err.value.problems), err.value.problems
 
 
-def test_a_template_body_keeps_its_line_breaks_and_tabs():
-    body = "Dear {{ client.first_name }},\r\n\tthank you.\n"
+def test_a_template_body_keeps_its_line_breaks_and_tabs_as_lf():
+    """A browser sends CR LF; stored as LF, the page's save equals the same text imported."""
+    body = "Dear {{ client.first_name }},\r\n\tthank you.\rBye\n"
     doc, _ = validate(with_change("templates", 0, "body", body))
-    assert doc["templates"][0]["body"] == body
+    assert doc["templates"][0]["body"] == "Dear {{ client.first_name }},\n\tthank you.\nBye\n"
+
+
+# -- names: trimmed, then required; unique regardless of capitals -----------------------------
+
+@pytest.mark.parametrize("section,key", [("departments", "name"), ("users", "name"), ("task_types", "name"),
+                                         ("task_statuses", "name"), ("templates", "name"),
+                                         ("mailboxes", "description")])
+@pytest.mark.parametrize("blank", ["   ", "\u00a0", " \u2003\u3000 ", "\u2009"])
+def test_a_name_of_spaces_only_is_required(section, key, blank):
+    with pytest.raises(ConfigError) as err:
+        validate(with_change(section, 0, key, blank))
+    assert f"{section}[1].{key}: is required" in err.value.problems
+
+
+def test_names_are_trimmed_and_blank_references_are_none():
+    doc = with_change("departments", 0, "name", "\u00a0Weddings ")
+    doc["users"][0]["department"] = " Weddings\u00a0"
+    doc["mailboxes"][0]["user"] = "  "
+    canonical, _ = validate(doc)
+    assert canonical["departments"][0]["name"] == "Weddings" and canonical["users"][0]["department"] == "Weddings"
+    assert canonical["mailboxes"][0]["user"] is None
+
+
+@pytest.mark.parametrize("section,first,second", [("departments", "Weddings", "weddings"),
+                                                  ("task_types", "Inquiry", "INQUIRY"),
+                                                  ("mailboxes", "Sales", "sales")])
+def test_names_differing_only_in_capitals_are_refused(section, first, second):
+    doc = with_change(section, 0, SECTION[section].key, first)
+    doc[section].append({**doc[section][0], SECTION[section].key: second, "email": "other@lumen.example"})
+    with pytest.raises(ConfigError) as err:
+        validate(doc)
+    key = SECTION[section].key
+    assert err.value.problems == [f"{section}[2].{key}: {second!r} differs from {first!r} only in capital "
+                                  "letters; names must differ by more"]
+
+
+def test_two_users_with_one_address_in_different_capitals_are_refused():
+    doc = with_change("users", 0, "email", "bob@lumen.example")
+    doc["users"].append({"name": "Bob", "email": "BOB@lumen.example"})
+    with pytest.raises(ConfigError) as err:
+        validate(doc)
+    assert err.value.problems == ["users[2].email: 'BOB@lumen.example' is already the address of user 'Ann'"]
+
+
+def test_a_status_name_used_by_two_task_types_says_why_it_must_be_unique():
+    doc = with_change("task_statuses", 0, "name", "New")
+    doc["task_types"].append({"name": "Booking"})
+    doc["task_statuses"].append({"name": "New", "task_type": "Booking"})
+    with pytest.raises(ConfigError) as err:
+        validate(doc)
+    [problem] = err.value.problems
+    assert problem.startswith("task_statuses[3].name: 'New' is used twice (a status name is unique across all "
+                              "task types")
+    assert "leave its task type empty" in problem
+
+
+# -- settings saved before a rule: one bad stored entry does not block other saves ------------
+
+def test_a_problem_the_stored_settings_already_had_elsewhere_is_a_warning():
+    stored = with_change("departments", 0, "name", "Weddings")
+    stored["departments"].append({"name": ""})                      # saved by an older version
+    edited = {k: (dict(v) if isinstance(v, dict) else [dict(e) for e in v]) for k, v in stored.items()}
+    edited["company"]["name"] = "Lumen Studio"
+    with pytest.raises(ConfigError):
+        validate(edited)                                           # a file import stays strict
+    doc, warnings = validate(edited, stored=stored, editing="company")
+    assert doc["company"]["name"] == "Lumen Studio" and doc["departments"][1] == {"name": ""}
+    assert warnings[0].startswith("departments[2].name: is required; this was saved before")
+    with pytest.raises(ConfigError) as err:                        # the bad entry itself must be fixed
+        validate(edited, stored=stored, editing="departments[2]")
+    assert err.value.problems == ["departments[2].name: is required"]
+    edited["departments"].append({"name": "  "})                    # a new bad entry is refused
+    with pytest.raises(ConfigError) as err:
+        validate(edited, stored=stored, editing="company")
+    assert err.value.problems == ["departments[3].name: is required"]
+
+
+def test_a_stored_problem_made_by_this_save_is_not_excused():
+    stored = with_change("departments", 0, "name", "Weddings")
+    stored["departments"].append({"name": "Portraits"})
+    edited = {**stored, "departments": [{"name": "Weddings"}, {"name": "weddings"}]}
+    with pytest.raises(ConfigError) as err:
+        validate(edited, stored=stored, editing="departments[2]")
+    assert err.value.problems[0].startswith("departments[2].name: 'weddings' differs from 'Weddings'")
 
 
 # -- booleans: TOML's true and false only ----------------------------------------------------
@@ -234,3 +320,12 @@ def test_defaults_come_from_the_field_table():
     assert defaults("company") == {"name": "", "phone": "", "timezone": "UTC", "business_hours": "",
                                    "unknown_sender": "create", "autoreply_rate_limit_days": 7,
                                    "autoreply_max_per_hour": 50, "notify_new_mail": True}
+
+
+def test_a_name_taken_by_an_edit_is_the_edited_entrys_problem():
+    doc = with_change("departments", 0, "name", "weddings")
+    doc["departments"].append({"name": "Weddings"})
+    with pytest.raises(ConfigError) as err:
+        validate(doc, editing="departments[1]")
+    assert err.value.problems == ["departments[1].name: 'weddings' differs from 'Weddings' only in capital "
+                                  "letters; names must differ by more"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from mailroom.errors import ConfigError, MailroomError
-from web.forms import add_error, build_form, initial, show_error, values
+from web.forms import add_error, build_form, flash_warnings, initial, show_error, values
 from web.labels import PRESET, PRESETS, preset_for_host
 from web.views import apply_preset, controller, provider_field, refs, section
 
@@ -82,10 +82,11 @@ def _form(key: str | None):
                 except MailroomError as exc:
                     failed_check = exc
                     raise
-            c.save_entry("mailboxes", entry, key)
+            warnings = c.save_entry("mailboxes", entry, key)
             if password:
                 c.set_password(c.mailbox_id(entry["description"]), password)
             flash(f'Email box "{entry["description"]}" saved.' + (f" {result.message}" if result else ""), "ok")
+            flash_warnings(warnings, c.settings())
             return redirect(url_for("mailboxes.index"))
         except MailroomError as exc:
             general = show_error(form, exc, "mailboxes")

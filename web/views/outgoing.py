@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from wtforms import StringField
 
 from mailroom.errors import MailroomError
-from web.forms import build_form, initial, show_error, values
+from web.forms import build_form, flash_warnings, initial, show_error, values
 from web.labels import preset_for_host
 from web.views import apply_preset, controller, provider_field, section
 
@@ -37,9 +37,10 @@ def edit():
         apply_preset(form, "smtp")
     elif form.validate_on_submit():
         try:
-            c.save_section("outgoing", values(form, spec))
+            warnings = c.save_section("outgoing", values(form, spec))
             if form.password.data:
                 c.set_password("outgoing", form.password.data)
+            flash_warnings(warnings, c.settings())
             if action != "test":
                 flash("Outgoing email saved.", "ok")
                 return redirect(url_for("outgoing.edit"))

@@ -1,8 +1,10 @@
 """Company, and the lists: departments, users, task types, task statuses, templates.
 
-One generic list + form per section, generated from the settings table. Renames
-follow everywhere (the controller's save_entry); deleting something still in use is
-refused with the list of what uses it. Templates get a preview rendered by the
+One generic list + form per section, generated from the settings table. An entry is
+addressed by its name in the query (`?key=`), so any name has a working address. Renames
+follow everywhere (the controller's save_entry); deleting something other settings use
+is refused with the list of what uses it, and one that tasks use says what happens to
+them. After a save, the warnings `config import` would give are shown, each with a link. Templates get a preview rendered by the
 sandboxed renderer on sample data, and cannot be saved while they do not compile.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from mailroom.errors import MailroomError
-from web.forms import build_form, initial, show_error, values
+from web.forms import build_form, describe, flash_warnings, initial, show_error, values
 from web.labels import SINGULAR, TITLES
 from web.views import controller, refs, section
 
@@ -25,15 +27,17 @@ def company():
     """Your business: name, phone, time zone, hours, unknown senders, the auto-reply limit."""
     c = controller()
     spec = section("company")
-    form = build_form(spec, data=initial(spec, c.settings()["company"]))
+    doc = c.settings()
+    form = build_form(spec, data=initial(spec, doc["company"]))
     general: list[str] = []
     if form.validate_on_submit():
         try:
-            c.save_section("company", values(form, spec))
+            warnings = c.save_section("company", values(form, spec))
             flash("Company saved.", "ok")
+            flash_warnings(warnings, c.settings())
             return redirect(url_for("settings.company"))
         except MailroomError as exc:
-            general = show_error(form, exc, "company")
+            general = show_error(form, exc, "company", doc)
     return render_template("entry_form.html", form=form, spec=spec, general=general, title=TITLES["company"],
                            key=None, single=True)
 
@@ -57,9 +61,29 @@ def new(name: str):
     return _form(name, None)
 
 
+# An entry is addressed by its name in the query (?key=Weddings): a path segment of "." or
+# "..", or a leading "/", is rewritten by the browser before it asks (RFC 3986 section 5.2.4),
+# while a query string is sent as it is. The old form with the name in the path still works.
+@bp.route("/settings/<name>/edit", methods=["GET", "POST"])
+def edit(name: str):
+    """One entry's form, with Delete."""
+    return _form(name, _key())
+
+
 @bp.route("/settings/<name>/edit/<path:key>", methods=["GET", "POST"])
-def edit(name: str, key: str):
+def edit_path(name: str, key: str):
     return _form(name, key)
+
+
+def _key() -> str:
+    key = request.args.get("key")
+    if key is None:
+        abort(404)
+    return key
+
+
+def _named(key: str) -> str:
+    return f'"{key}"' if key else "without a name"
 
 
 def _form(name: str, key: str | None):
@@ -79,35 +103,63 @@ def _form(name: str, key: str | None):
         preview = c.preview_template(form.kind.data, form.subject.data or "", form.body.data or "")
     elif form.validate_on_submit():
         try:
-            c.save_entry(name, values(form, spec), key)
-            flash(f'{SINGULAR[name].capitalize()} "{form[spec.key].data}" saved.', "ok")
+            warnings = c.save_entry(name, values(form, spec), key)
+            saved_name = (form[spec.key].data or "").strip()
+            flash(f'{SINGULAR[name].capitalize()} "{saved_name}" saved.', "ok")
+            flash_warnings(warnings, c.settings())
             return redirect(url_for("settings.entries", name=name))
         except MailroomError as exc:
-            general = show_error(form, exc, name)
+            general = show_error(form, exc, name, doc)
     if name == "templates" and preview is None and form.body.data:
         preview = c.preview_template(form.kind.data, form.subject.data or "", form.body.data or "")
     return render_template("entry_form.html", form=form, spec=spec, general=general, key=key, single=False,
-                           title=f"{SINGULAR[name].capitalize()}" + (f' "{key}"' if key else " (new)"),
+                           title=SINGULAR[name].capitalize() + (f" {_named(key)}" if key is not None else " (new)"),
                            preview=preview, merge_fields=c.merge_fields() if name == "templates" else ())
 
 
+# What deleting an entry that tasks use does to them (the foreign keys set them to NULL).
+AFTER_DELETE = {"users": "they become unassigned", "departments": "they will have no department",
+                "task_types": "they will have no task type", "task_statuses": "they will have no status"}
+
+
+@bp.route("/settings/<name>/delete", methods=["GET", "POST"])
+def delete(name: str):
+    """Ask first, saying what uses it: refused while settings refer to it; tasks that use it
+    are named with what happens to them."""
+    return _delete(name, _key())
+
+
 @bp.route("/settings/<name>/delete/<path:key>", methods=["GET", "POST"])
-def delete(name: str, key: str):
-    """Ask first; refused, naming what uses it, while anything refers to it."""
+def delete_path(name: str, key: str):
+    return _delete(name, key)
+
+
+def _delete(name: str, key: str):
     c = controller()
     spec = _list_section(name)
-    if not any(e[spec.key] == key for e in c.settings()[name]):
+    doc = c.settings()
+    if not any(e[spec.key] == key for e in doc[name]):
         abort(404)
     if request.method == "POST":
         try:
-            c.delete_entry(name, key)
+            warnings = c.delete_entry(name, key)
         except MailroomError as exc:
-            flash(exc.message, "error")
+            after = dict(doc, **{name: [e for e in doc[name] if e[spec.key] != key]})   # where the paths count
+            problems = getattr(exc, "problems", None)
+            if problems:
+                for problem in problems:
+                    flash(describe(problem, after).as_flash(), "error")
+            else:
+                flash(exc.message, "error")
             return redirect(url_for("settings.delete", name=name, key=key))
-        flash(f'{SINGULAR[name].capitalize()} "{key}" deleted.', "ok")
+        flash(f"{SINGULAR[name].capitalize()} {_named(key)} deleted.", "ok")
+        flash_warnings(warnings or [], c.settings())
         return redirect(url_for("settings.entries", name=name))
+    uses = c.recorded_uses(name, key)
+    consequences = [f"It is {uses}; {AFTER_DELETE.get(name, 'they lose it')}. "
+                    "They keep everything else."] if uses else []
     return render_template("confirm_delete.html", what=SINGULAR[name], key=key, usages=c.usages(name, key),
-                           cancel=url_for("settings.edit", name=name, key=key), consequences=[])
+                           cancel=url_for("settings.edit", name=name, key=key), consequences=consequences)
 
 
 @bp.post("/settings/templates/preview")
