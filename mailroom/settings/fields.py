@@ -1,8 +1,9 @@
 """The definition of every setting: name, type, default, help text and validation.
 
 One table per section (datasette's habit): the settings file's keys, the checks
-that report `mailboxes[2].port: must be 1-65535`, the export and later the web
-form are all derived from `SECTIONS`, so they cannot drift apart; other modules
+that report `mailboxes[2].port: must be 1-65535`, the export and the page's forms
+(with each field's page label, page help and choice labels) are all derived from
+`SECTIONS`, so they cannot drift apart; other modules
 should take choices (a field's `choices`) and defaults (`defaults()`) from here
 rather than repeat them. Pure: no I/O except that `ca_file` must name an existing file.
 """
@@ -275,8 +276,8 @@ SECTIONS: tuple[Section, ...] = (
               "empty: the Email Address."),
         Field("leave_on_server", "bool", "Keep messages on the server after importing them.", True,
               label="Leave email on server",
-              page_help="Keep each message on the server after importing it. Unticked, Mailroom deletes every "
-              "message it has imported from the server, at the next check, including the mail already there."),
+              page_help="Keep each message on the server after importing it (unticked: Mailroom deletes it "
+              "there)."),
         Field("exclude_before", "date", "Ignore messages dated before this day (optional).", None,
               label="Exclude Emails Before", page_help="Mail dated before this day is not imported (optional)."),
         Field("max_message_mb", "int", "Largest message to download, in MB; a larger one stays on the "

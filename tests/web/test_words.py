@@ -73,6 +73,19 @@ def test_problems_link_to_the_pages_own_forms_never_to_a_command_or_the_settings
     assert "No outgoing (SMTP) server is set up" in outgoing
 
 
+def test_a_fix_is_a_link_to_the_field_on_its_form(app):
+    from mailroom.errors import Fix
+    from web.render import fix_text, fix_url
+
+    with app.test_request_context():
+        assert fix_url(Fix("outgoing", "host")) == "/outgoing#host-field"
+        assert fix_url(Fix("mailboxes", "password", "Front desk")) == "/mailboxes/edit/Front%20desk#password-field"
+        assert fix_url(Fix("mailboxes")) == "/mailboxes/new"
+        assert fix_url(Fix("templates", "body", "Thanks")) == "/settings/templates/edit/Thanks#body-field"
+        assert (fix_text(Fix("outgoing", "host")), fix_text(Fix("mailboxes", "password", "Sales"))) == \
+            ("Set up outgoing email", "Save the password")
+
+
 def test_the_command_line_still_words_the_fix_as_a_command(run_cli):
     result = run_cli("test-email", "--to", "ann@example.com")
     assert result.returncode == 1
