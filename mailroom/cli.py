@@ -3,8 +3,8 @@
 Each subcommand is a thin wrapper: parse arguments, call the core, print plain
 sentences (or JSON with --json), exit non-zero on failure. A MailroomError becomes
 its message on stderr (with where to fix it, `fix_words`) and exit status 1; no traceback
-reaches a user. Every command
-it suggests is printed quoted for a POSIX shell (shlex), so it can be pasted as is.
+reaches a user. Every command it suggests is printed quoted for a POSIX shell (shlex), so
+it can be pasted as is.
 """
 
 from __future__ import annotations
