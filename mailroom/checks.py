@@ -14,7 +14,7 @@ from email.message import EmailMessage
 
 from mailroom.clock import utcnow
 from mailroom.context import Context
-from mailroom.errors import ConfigError
+from mailroom.errors import ConfigError, Fix
 from mailroom.mail import connector_for
 from mailroom.mail.smtp import SmtpClient
 from mailroom.model import CheckResult, Endpoint, Mailbox
@@ -52,7 +52,7 @@ def send_test_email(ctx: Context, to: str | None, now: dt.datetime | None = None
     out = ctx.settings()["outgoing"]
     sender = out["email"] or out["username"]
     if not sender:
-        raise ConfigError("The outgoing account has no email address: set [outgoing] email.", field="email")
+        raise ConfigError("The outgoing account has no email address.", field="email", fix=Fix("outgoing", "email"))
     to = to or sender
     password = ctx.secrets.require(outgoing_account(), "the outgoing account") if ep.username else None
     msg = EmailMessage(policy=email.policy.SMTP)  # CRLF line ends, as on the wire (RFC 5321)

@@ -2,8 +2,9 @@
 
 Each subcommand is a thin wrapper: parse arguments, call the core, print plain
 sentences (or JSON with --json), exit non-zero on failure. A MailroomError becomes
-its message on stderr and exit status 1; no traceback reaches a user. Every command
-it suggests is printed quoted for a POSIX shell (shlex), so it can be pasted as is.
+its message on stderr (with where to fix it, `fix_words`) and exit status 1; no traceback
+reaches a user. Every command it suggests is printed quoted for a POSIX shell (shlex), so
+it can be pasted as is.
 """
 
 from __future__ import annotations
@@ -30,6 +31,29 @@ def open_controller(args):
 def command(*words: str) -> str:
     """A mailroom command line, quoted to paste into a shell as printed."""
     return shlex.join(["mailroom", *words])
+
+
+def fix_words(fix) -> str:
+    """Where to fix a problem (an errors.Fix) as the command line says it: the command to
+    paste; "" without one. The page says the same as a link to its form."""
+    if fix is None:
+        return ""
+    from mailroom.secrets import password_command
+
+    if fix.field == "password":
+        return f"Save it with: {password_command(fix.entry if fix.section == 'mailboxes' else None)}"
+    see = f"see: {command('config', 'import', '--help')}"
+    if fix.section == "outgoing" and fix.field in (None, "host"):
+        return f"Add an [outgoing] section to a settings file and import it; {see}"
+    if fix.section == "mailboxes" and fix.entry is None:
+        return f"Add one to a settings file and import it; {see}"
+    return f"Set {fix.field or 'it'} in the [{fix.section}] section of a settings file and import it; {see}"
+
+
+def with_fix(message: str, fix) -> str:
+    """`message`, then where to fix it in the command line's words (once)."""
+    words = fix_words(fix)
+    return f"{message} {words}" if words and words not in message else message
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
@@ -110,6 +134,8 @@ def with_password_hint(exc: MailroomError, description: str | None) -> str:
     """The error's message; for a rejected login, plus the command that saves the password."""
     from mailroom.secrets import password_command
 
+    if exc.fix is not None and exc.fix.field == "password":
+        return with_fix(exc.message, exc.fix)
     if exc.kind == "auth" and exc.field == "password" and "mailroom password set" not in exc.message:
         return f"{exc.message} Save the right password with: {password_command(description)}"
     return exc.message
@@ -173,7 +199,8 @@ def cmd_stats(args) -> int:
     else:
         outbox = ", ".join(f"{v} {k}" for k, v in stats["outbox"].items())
         print(f"{stats['clients']} clients, {stats['messages_in']} messages in, {stats['messages_out']} out, "
-              f"{stats['tasks']} tasks, {stats['quarantined']} quarantined; outbox: {outbox}.")
+              f"{stats['tasks']} tasks, {stats['quarantined']} held back (unreadable or too large); "
+              f"outbox: {outbox}.")
     return 0
 
 
@@ -313,12 +340,12 @@ def main(argv: list[str] | None = None) -> int:
         logs.setup(paths.log_dir(), console=args.command in (None, "run") and args.headless)
         return args.func(args)
     except ConfigError as exc:
-        print(exc.message, file=sys.stderr)
+        print(with_fix(exc.message, exc.fix), file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
     except MailroomError as exc:
-        print(exc.message, file=sys.stderr)
+        print(with_fix(exc.message, exc.fix), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

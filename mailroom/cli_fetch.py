@@ -11,7 +11,7 @@ import json
 import signal
 import threading
 
-from mailroom.cli import command, open_controller, with_password_hint
+from mailroom.cli import command, open_controller, with_fix, with_password_hint
 from mailroom.errors import MailroomError
 
 class _Interrupt:
@@ -51,7 +51,8 @@ def cmd_fetch(args) -> int:
             if interrupt.stop.is_set():
                 break
             try:
-                reports.append(ctl.run_mailbox(box.id, stop=interrupt.stop).as_dict())
+                report = ctl.run_mailbox(box.id, stop=interrupt.stop)
+                reports.append({**report.as_dict(), "error": report.error and with_fix(report.error, report.error_fix)})
             except MailroomError as exc:
                 if exc.kind != "busy":
                     raise
@@ -65,7 +66,7 @@ def cmd_fetch(args) -> int:
         print(json.dumps({"mailboxes": reports, "sent": drained.sent if drained else 0,
                           "send_failed": drained.failed if drained else 0,
                           "send_waiting": drained.waiting if drained else 0,
-                          "send_error": drained.error if drained else None,
+                          "send_error": with_fix(drained.error, drained.fix) if drained and drained.error else None,
                           "interrupted": interrupt.signum is not None}))
     else:
         _print_fetch(ctl, boxes, reports, drained)
@@ -94,8 +95,8 @@ def _print_fetch(ctl, boxes, reports: list[dict], drained) -> None:
         print(f"Auto-replies: {drained.sent} sent, {drained.failed} failed"
               + (f", {drained.waiting} waiting." if drained.waiting else "."))
         if drained.error:
-            print(f"Auto-replies could not be sent: {drained.error} They wait and are sent by the next "
-                  "fetch that reaches the server.")
+            print(f"Auto-replies could not be sent: {with_fix(drained.error, drained.fix)} They wait and are "
+                  "sent by the next fetch that reaches the server.")
     outbox = ctl.stats().outbox
     counted = drained.waiting if drained else 0
     parts = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from mailroom.errors import ConfigError
+from mailroom.errors import ConfigError, Fix
 from mailroom.model import Endpoint, Mailbox
 from mailroom.secrets import Secrets
 from mailroom.settings import repo
@@ -71,8 +71,8 @@ class Context:
     def outgoing_endpoint(self) -> Endpoint:
         out = self.settings()["outgoing"]
         if not out.get("host"):
-            raise ConfigError("No outgoing (SMTP) server is set: add an [outgoing] section to the "
-                              "settings file and import it again, see: mailroom config import --help", field="host")
+            raise ConfigError("No outgoing (SMTP) server is set up, so Mailroom cannot send email.",
+                              field="host", fix=Fix("outgoing", "host"))
         return Endpoint(protocol="smtp", host=out["host"], port=out["port"], security=out["security"],
                         username=out["username"] or "", ca_file=expand_path(out["ca_file"]),
                         timeout=self.timeout)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
-import secrets as pysecrets
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -477,12 +476,6 @@ class Controller:
         """This install's random id (names the page's cookie: cookies are shared across localhost ports)."""
         return self.ctx.install_id
 
-    def page_secret_key(self) -> bytes:
-        """The page's session-signing key: random per install, kept in the store, never a constant."""
-        from mailroom.context import meta_value
-
-        return bytes.fromhex(meta_value(self.ctx.engine, "page_secret_key", lambda: pysecrets.token_hex(32)))
-
     def _settings_changed(self) -> None:
         worker = self._worker
         if worker is not None and hasattr(worker, "reload"):
@@ -652,7 +645,8 @@ def _field_spec(f) -> FieldSpec:
     default = None if f.default is REQUIRED else f.default
     return FieldSpec(name=f.name, kind=f.kind, help=f.help, required=f.default is REQUIRED,
                      default=tuple(default) if isinstance(default, list) else default,
-                     choices=tuple(f.choices), ref=f.ref)
+                     choices=tuple(f.choices), ref=f.ref, label=f.label or f.name.replace("_", " ").capitalize(),
+                     page_help=f.page_help or f.help, choice_labels=tuple(f.choice_labels))
 
 
 _SECTION_SPECS = tuple(SectionSpec(name=s.name, help=s.help, single=s.single, key=s.key,

@@ -3,12 +3,26 @@
 Library exceptions (socket, ssl, poplib, smtplib, keyring, SQLAlchemy) are converted
 into these at the boundary, carrying what the user must fix: `kind` says what went
 wrong in one word, `field` names the setting to change. Messages are plain sentences
-for a non-technical reader and never contain a password.
+for a non-technical reader and never contain a password, nor a command or a settings
+file: `fix` says where to fix it, and each face words that (mailroom.errors.Fix).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Where the user fixes a problem, in no face's words: a settings `section` ("outgoing",
+    "mailboxes", ...), its `field` ("password", "host"; None: the section as a whole) and,
+    in a list section, the `entry` (a mailbox's description). The command line words it as
+    a command to run, the page as a link to the form; the message itself names neither."""
+
+    section: str
+    field: str | None = None
+    entry: str | None = None
 
 
 class MailroomError(Exception):
@@ -16,12 +30,14 @@ class MailroomError(Exception):
 
     kind: str = "error"
 
-    def __init__(self, message: str, *, kind: str | None = None, field: str | None = None):
+    def __init__(self, message: str, *, kind: str | None = None, field: str | None = None,
+                 fix: Fix | None = None):
         super().__init__(message)
         self.message = message
         if kind is not None:
             self.kind = kind
         self.field = field
+        self.fix = fix
 
     def as_dict(self) -> dict:
         return {"ok": False, "error_kind": self.kind, "field": self.field, "message": self.message}
@@ -60,8 +76,9 @@ class ConfigError(MailroomError):
     kind = "config"
     entry_path: str | None = None     # set by the controller: the path of the entry a form saved
 
-    def __init__(self, message: str, *, problems: list[str] | None = None, field: str | None = None):
-        super().__init__(message, field=field)
+    def __init__(self, message: str, *, problems: list[str] | None = None, field: str | None = None,
+                 fix: Fix | None = None):
+        super().__init__(message, field=field, fix=fix)
         self.problems: list[Problem] = [p if isinstance(p, Problem) else Problem(p) for p in problems or []]
 
 
@@ -95,6 +112,6 @@ class SendError(MailroomError):
     kind = "send"
 
     def __init__(self, message: str, *, permanent: bool = False, kind: str | None = None,
-                 field: str | None = None):
-        super().__init__(message, kind=kind, field=field)
+                 field: str | None = None, fix: Fix | None = None):
+        super().__init__(message, kind=kind, field=field, fix=fix)
         self.permanent = permanent

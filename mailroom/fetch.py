@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from mailroom import paths
 from mailroom.clock import utcnow
 from mailroom.context import Context
-from mailroom.errors import MailroomError, StorageError
+from mailroom.errors import Fix, MailroomError, StorageError
 from mailroom.mail import connector_for, stream
 from mailroom.mail.connector import Connector, MessageRejected, Spooled
 from mailroom.mail.parse import header_date
@@ -74,7 +74,7 @@ class RunReport:
     (`counts()`, model.RunCounts' fields plus the error) and `fetch --json`'s entry.
 
     `error`/`error_kind` say why the run stopped early (None: it finished) and
-    `error_field` which setting to fix, if one is; `outbox_ids` are the auto-replies it
+    `error_field` which setting to fix, if one is (`error_fix`: where, errors.Fix); `outbox_ids` are the auto-replies it
     queued, for the caller to send.
     """
 
@@ -90,17 +90,18 @@ class RunReport:
     error: str | None = None
     error_kind: str | None = None
     error_field: str | None = None
+    error_fix: Fix | None = None
     outbox_ids: list[int] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
         data = asdict(self)
-        del data["outbox_ids"], data["error_field"]
+        del data["outbox_ids"], data["error_field"], data["error_fix"]
         return data
 
     def failed(self, exc: MailroomError) -> None:
         """The run stopped early because of `exc` (the first failure is the one kept)."""
         if self.error is None:
-            self.error, self.error_kind, self.error_field = exc.message, exc.kind, exc.field
+            self.error, self.error_kind, self.error_field, self.error_fix = exc.message, exc.kind, exc.field, exc.fix
 
     def counts(self) -> dict:
         """The columns of this run's row in the activity log (runs): counts and the error."""
@@ -300,7 +301,8 @@ class MailboxRun:
             elif not self.stop.is_set():
                 self._hold(uid, _header_block(pop.top(n, 0)), too_large=True,
                            reason=f"It is {sizes[n] / (1 << 20):.1f} MB, larger than the "
-                                  f"{self.box.max_message_mb} MB allowed (max_message_mb). It was left on "
+                                  f"{self.box.max_message_mb} MB allowed for this mailbox (its largest message "
+                                  "size). It was left on "
                                   "the server; its headers are kept.")
         large = [(n, uid) for n, uid in wanted if sizes.get(n, 0) > stream.LARGE]
         small = [(n, uid) for n, uid in wanted if sizes.get(n, 0) <= stream.LARGE]

@@ -312,6 +312,14 @@ class FieldSpec:
     default: object = None
     choices: tuple[str, ...] = ()
     ref: str | None = None
+    label: str = ""                       # the page's words for the field, its help and its choices
+    page_help: str = ""
+    choice_labels: tuple[str, ...] = ()
+
+    def choice_text(self, value: object) -> str:
+        """The page's words for one of the `choices` (the value itself when it has none)."""
+        labels = dict(zip(self.choices, self.choice_labels))
+        return labels.get(value, "" if value is None else str(value))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from mailroom import paths
 from mailroom.clock import utcnow
 from mailroom.context import Context
-from mailroom.errors import MailroomError, SendError
+from mailroom.errors import Fix, MailroomError, SendError
 from mailroom.mail.parse import parse_message
 from mailroom.mail.smtp import SmtpClient
 from mailroom.rules.outbox import QUEUED, next_state, retry_delay, send_failure
@@ -39,6 +39,7 @@ class DrainResult:
     failed: int = 0
     waiting: int = 0
     error: str | None = None
+    fix: Fix | None = None          # where to fix what stopped every reply (errors.Fix)
 
 
 def drain(ctx: Context, clock: Callable[[], dt.datetime] = utcnow) -> DrainResult:
@@ -60,7 +61,7 @@ def drain(ctx: Context, clock: Callable[[], dt.datetime] = utcnow) -> DrainResul
             smtp = SmtpClient.open(endpoint, password)
         except MailroomError as exc:
             # The server is down or misconfigured: every row waits, none spends an attempt.
-            result.waiting, result.error = len(due), exc.message
+            result.waiting, result.error, result.fix = len(due), exc.message, exc.fix
             log.warning("outbox: %d auto-replies wait: %s", len(due), exc.message)
             return result
         with smtp:

@@ -25,7 +25,7 @@ import keyring.errors
 from keyring.backends.chainer import ChainerBackend
 
 from mailroom import logs
-from mailroom.errors import CredentialError
+from mailroom.errors import CredentialError, Fix
 
 SERVICE = "mailroom"
 TIMEOUT_S = 30.0
@@ -179,19 +179,20 @@ class Secrets:
         return Secret(value)
 
     def require(self, account: str, what: str) -> Secret:
-        """The password of `account`, or CredentialError with the command that saves it.
+        """The password of `account`, or CredentialError whose `fix` says where to save it.
 
         `what` names the account for the user, as the callers word it: "the outgoing
         account", or 'mailbox "DESCRIPTION"' (the description is taken from it).
         """
         value = self.get(account)
         if not value:
-            description = None
-            if account != outgoing_account():
+            if account == outgoing_account():
+                fix = Fix("outgoing", "password")
+            else:
                 description = what.removeprefix('mailbox "').removesuffix('"') if what.startswith(
                     'mailbox "') and what.endswith('"') else what
-            raise CredentialError(f"No password is saved for {what}. Save it with: "
-                                  f"{password_command(description)}", field="password")
+                fix = Fix("mailboxes", "password", description)
+            raise CredentialError(f"No password is saved for {what}.", field="password", fix=fix)
         return value
 
     def delete(self, account: str) -> bool:

@@ -27,6 +27,8 @@
       if (!el) { return; }
       el.textContent = text;
       if (el.tagName === "P") { el.hidden = !text; }
+      var holder = el.closest("[data-show]");
+      if (holder) { holder.hidden = !text; }
     };
     var apply = function (s) {
       var rows = document.querySelectorAll("tr[data-mailbox]");
@@ -38,6 +40,7 @@
       }
       s.mailboxes.forEach(function (b) {
         var row = document.querySelector('tr[data-mailbox="' + b.id + '"]');
+        if (b.error_field !== row.getAttribute("data-error-field")) { window.location.reload(); return; }
         row.className = "state-" + b.state;
         ["state_text", "last_run", "counts", "next_run", "error"].forEach(function (k) { setText(row, k, b[k]); });
       });
@@ -59,6 +62,15 @@
     document.addEventListener("visibilitychange", function () { acknowledge(); poll(); });
     window.setInterval(poll, 2000);
   }
+
+  // --- a warning shown while a box is unticked (Leave email on server) --------------------
+  document.querySelectorAll("[data-unchecked-warning]").forEach(function (warning) {
+    var box = document.getElementById(warning.getAttribute("data-unchecked-warning"));
+    if (!box) { return; }
+    var show = function () { warning.hidden = box.checked; };
+    box.addEventListener("change", show);
+    show();
+  });
 
   // --- provider presets: fill server, port and security as one is chosen ----------------
   document.querySelectorAll("[data-preset-select]").forEach(function (select) {

@@ -31,6 +31,7 @@ def static_dir() -> Path:
 def create_app(controller, *, config: dict | None = None) -> Flask:
     """The page for `controller`. `config` must give PORT (the Host allow-list needs it); the app
     process adds INSTANCE_KEY (its runtime file's key) and, with a tray, OPEN_PAGE."""
+    import secrets
     from datetime import timedelta
 
     config = dict(config or {})
@@ -38,7 +39,10 @@ def create_app(controller, *, config: dict | None = None) -> Flask:
         raise ValueError("create_app needs config['PORT'], the port the page is served on")
     app = Flask(__name__, static_folder=str(static_dir()), static_url_path="/static")
     app.config.update(
-        SECRET_KEY=controller.page_secret_key(),
+        # New at every start: a session (and its CSRF token) does not outlive this process, so
+        # a cookie copied while Mailroom ran is worthless after a restart, and signing out of
+        # one start leaves nothing behind for the next.
+        SECRET_KEY=secrets.token_bytes(32),
         # Cookies are shared across every port of localhost: a name of this install's own.
         SESSION_COOKIE_NAME=f"mailroom-{controller.install_id}",
         SESSION_COOKIE_HTTPONLY=True,

@@ -12,6 +12,11 @@ STATE_WORDS = {
 }
 
 
+# The field a problem of this kind is fixed at, when the run recorded only its kind (a
+# check finished before this process started keeps no field).
+FIELD_OF_KIND = {"auth": "password", "keyring": "password"}
+
+
 def local(when: dt.datetime) -> dt.datetime:
     return when.astimezone() if when.tzinfo else when
 
@@ -49,14 +54,18 @@ def counts_text(counts: RunCounts | None) -> str:
     return ", ".join(parts)
 
 
-def mailbox_view(box: MailboxState, now: dt.datetime) -> dict:
-    next_run = "" if box.state in ("disabled", "paused", "checking") else until_text(box.next_run_at, now)
+def mailbox_view(box: MailboxState, now: dt.datetime, paused: bool = False) -> dict:
+    """One row. While checks are paused a box waits for the resume, whatever its last check
+    said: "Paused", no next check (its problem stays in its row, to fix meanwhile)."""
+    state = "paused" if paused and box.state in ("waiting", "error") else box.state
+    next_run = "" if state in ("disabled", "paused", "checking") else until_text(box.next_run_at, now)
     return {
-        "id": box.id, "description": box.description, "state": box.state,
-        "state_text": STATE_WORDS.get(box.state, box.state.capitalize()),
+        "id": box.id, "description": box.description, "state": state,
+        "state_text": STATE_WORDS.get(state, state.capitalize()),
         "last_run": when_text(box.last_run_at, now) or "not yet",
         "counts": counts_text(box.counts), "next_run": next_run or "—",
-        "error": box.error or "", "error_kind": box.error_kind or "", "error_field": box.error_field or "",
+        "error": box.error or "", "error_kind": box.error_kind or "",
+        "error_field": box.error_field or FIELD_OF_KIND.get(box.error_kind or "", ""),
     }
 
 
@@ -69,12 +78,15 @@ def status_view(status: Status, now: dt.datetime) -> dict:
     if outbox.uncertain:
         problems.append(f"{outbox.uncertain} may have been sent twice (interrupted while sending)")
     paused_text = ""
+    overall = status.overall
     if status.paused:
-        paused_text = (f"Paused until {when_text(status.paused_until, now)}" if status.paused_until
-                       else "Paused until you resume")
+        paused_text = (f"Checks paused until {when_text(status.paused_until, now)}" if status.paused_until
+                       else "Checks paused until you resume")
+        # A mailbox's last problem waits with it; auto-replies that cannot go out still need you.
+        overall = "error" if status.outbox_error else ("checking" if overall == "checking" else "paused")
     return {
-        "seq": status.seq, "overall": status.overall, "paused": status.paused, "paused_text": paused_text,
-        "mailboxes": [mailbox_view(b, now) for b in status.mailboxes],
+        "seq": status.seq, "overall": overall, "paused": status.paused, "paused_text": paused_text,
+        "mailboxes": [mailbox_view(b, now, status.paused) for b in status.mailboxes],
         "outbox_problems": "; ".join(problems), "outbox_error": status.outbox_error or "",
         "outbox_pending": outbox.pending + outbox.sending, "outbox_sent": outbox.sent,
         "quarantined": status.quarantined, "unread": status.unread,

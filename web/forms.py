@@ -1,7 +1,7 @@
 """Forms generated from the settings table (the controller's `setting_sections()`).
 
-Each field of a section becomes a WTForms field of its kind, labelled in the seed's
-words (web.labels) with the table's help text, so a setting added to
+Each field of a section becomes a WTForms field of its kind, with the table's page
+label, page help and choice labels (mailroom/settings/fields.py), so a setting added to
 mailroom/settings/fields.py appears on the page without touching this file. WTForms
 parses the submitted text into values; the controller validates them and its
 `Problem`s are put back next to the field they name.
@@ -22,7 +22,7 @@ from wtforms.validators import Optional
 
 from mailroom.errors import ConfigError, MailroomError, Problem
 from mailroom.model import FieldSpec, SectionSpec
-from web.labels import SINGULAR, choice_label, label
+from web.labels import SINGULAR, label
 
 PASSWORD_HELP = {
     "outgoing": "The password of the SMTP account (for Gmail, an app password). It is kept in the "
@@ -33,12 +33,12 @@ PASSWORD_HELP = {
 
 
 def _unbound(section: str, f: FieldSpec, refs: dict[str, list[SelectChoice]]):
-    text, help_ = label(section, f.name), f.help
+    text, help_ = f.label or label(section, f.name), f.page_help or f.help
     if f.kind == "ref":
         return SelectField(text, choices=[SelectChoice("", "(none)")] + refs.get(f.ref or "", []), description=help_,
                            validate_choice=False)
     if f.choices:
-        return SelectField(text, choices=[SelectChoice(c, choice_label(c)) for c in f.choices], description=help_,
+        return SelectField(text, choices=[SelectChoice(c, f.choice_text(c)) for c in f.choices], description=help_,
                            validate_choice=False)
     if f.kind == "int":
         return IntegerField(text, validators=[Optional()], description=help_)

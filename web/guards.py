@@ -75,8 +75,12 @@ class LoginTokens:
 
 
 def forbidden(reason: str, status: int = 403):
-    """A small page saying why, with the way in."""
-    return render_template("forbidden.html", reason=reason), status
+    """A small page saying why, with the way in: the tray icon where there is one (the app
+    process passes OPEN_PAGE only with a tray), `mailroom open` in every case."""
+    from flask import current_app
+
+    return render_template("forbidden.html", reason=reason,
+                           tray=current_app.config.get("OPEN_PAGE") is not None), status
 
 
 def install_guards(app: Flask) -> None:

@@ -1,47 +1,21 @@
-"""The page's words: labels from the studio CRM's own screens, field order, provider presets.
+"""The page's words beyond the settings table: field order, provider presets, titles.
 
-A user following a Gmail set-up guide written for that CRM looks for "SMTP Server
-Name" or "Leave email on server", so those are the labels. A field the settings
-table gains later and that is not named here still appears: with a label made from
-its name, in the last group of its form, with its help text.
+A setting's label, help and choice labels live in the settings table
+(mailroom/settings/fields.py: `label`, `page_help`, `choice_labels`), in the words of
+the studio CRM's own screens: a user following a Gmail set-up guide written for that
+CRM looks for "SMTP Server Name" or "Leave email on server". A field the table gains
+later still appears, in the last group of its form.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The words of what is not a setting; a setting's label, help and choice labels come
+# from the settings table (mailroom/settings/fields.py, through the controller's FieldSpec).
 LABELS: dict[str, dict[str, str]] = {
-    "outgoing": {
-        "host": "SMTP Server Name", "display_name": "Display Name", "email": "Email Address",
-        "username": "Logon Name", "password": "Logon Password", "security": "Security", "port": "SMTP Port",
-        "ca_file": "CA certificate file",
-    },
-    "mailboxes": {
-        "description": "Description", "leave_on_server": "Leave email on server",
-        "department": "Assigned to Department", "user": "Assigned to User",
-        "create_tasks": "Auto-create a task for each email", "task_type": "Task Type", "task_status": "Task Status",
-        "autoreply": "Send auto-reply email", "autoreply_template": "Auto-reply template (Form Letter / HTML Email)",
-        "autoreply_when": "When to send the auto-reply", "autoreply_outside_hours_only": "Only outside business hours",
-        "exclude_before": "Exclude Emails Before", "protocol": "Connector", "host": "Mail Server",
-        "email": "Email Address", "domain": "Domain", "username": "User Name", "password": "Password",
-        "security": "Security", "port": "Port Number", "aliases": "Other addresses (aliases)",
-        "poll_minutes": "Check every (minutes)", "enabled": "Enabled", "ca_file": "CA certificate file",
-    },
-    "company": {
-        "name": "Company Name", "phone": "Phone", "timezone": "Time Zone", "business_hours": "Business Hours",
-        "unknown_sender": "Email from an unknown sender", "autoreply_rate_limit_days": "Auto-reply rate limit (days)",
-    },
-    "users": {"name": "Name", "email": "Email Address", "department": "Department"},
-    "task_statuses": {"name": "Name", "task_type": "Task Type", "final": "Final (the task is done)"},
-    "templates": {"name": "Name", "kind": "Type", "subject": "Subject", "body": "Body"},
-}
-
-CHOICE_LABELS: dict[str, str] = {
-    "ssl": "SSL/TLS", "starttls": "STARTTLS", "none": "None (not encrypted)", "pop3": "POP3",
-    "form_letter": "Form Letter", "html_email": "HTML Email",
-    "new_conversation": "For each new conversation", "new_client": "For a new client's first email",
-    "every_email": "For every email",
-    "create": "Create a client for it", "leave_unmatched": "Leave it unmatched",
+    "outgoing": {"password": "Logon Password"},
+    "mailboxes": {"password": "Password"},
 }
 
 # Groups of a form, in order; None collects every field not named (fields added later).
@@ -68,11 +42,8 @@ SINGULAR = {
 
 
 def label(section: str, name: str) -> str:
+    """The label of a form field that is not a setting (a setting's is FieldSpec.label)."""
     return LABELS.get(section, {}).get(name) or name.replace("_", " ").capitalize()
-
-
-def choice_label(value: str) -> str:
-    return CHOICE_LABELS.get(value, value)
 
 
 def layout(section: str, names: list[str]) -> list[tuple[str, list[str]]]:
@@ -89,23 +60,32 @@ def layout(section: str, names: list[str]) -> list[tuple[str, list[str]]]:
 
 @dataclass(frozen=True)
 class Preset:
-    """A provider's servers. `pop3` is None where the provider offers no POP3 (iCloud)."""
+    """A provider's servers. `pop3`/`smtp` is None where Mailroom cannot use that service of
+    the provider: it offers none (iCloud has no POP3), or it accepts no password login there
+    (Microsoft's OAuth-only sign-in). `blocked` says the latter: its note is a warning."""
 
     key: str
     name: str
     pop3: tuple[str, int, str] | None
     smtp: tuple[str, int, str] | None
     note: str = ""
+    blocked: bool = False
 
+
+# Microsoft turned off password ("basic") sign-in for POP and SMTP on Outlook.com and
+# Exchange Online: only its OAuth sign-in works there, which Mailroom does not do yet.
+MICROSOFT = ("{name} accepts no password for POP or SMTP any more: Microsoft allows only its own sign-in "
+             "(OAuth), which Mailroom cannot do yet, so Mailroom cannot read or send {name} mail directly. "
+             "You can forward the mail to a mailbox Mailroom can read (such as Gmail), and send through "
+             "that provider.")
 
 PRESETS: tuple[Preset, ...] = (
     Preset("gmail", "Gmail", ("pop.gmail.com", 995, "ssl"), ("smtp.gmail.com", 587, "starttls")),
-    Preset("outlook", "Outlook.com", ("outlook.office365.com", 995, "ssl"), ("smtp-mail.outlook.com", 587, "starttls"),
-           "Turn on POP in Outlook.com's settings (Mail, Forwarding and IMAP)."),
-    Preset("microsoft365", "Microsoft 365", ("outlook.office365.com", 995, "ssl"), ("smtp.office365.com", 587, "starttls"),
-           "Your administrator must allow POP and SMTP sign-in for this mailbox."),
+    Preset("outlook", "Outlook.com", None, None, MICROSOFT.format(name="Outlook.com"), blocked=True),
+    Preset("microsoft365", "Microsoft 365", None, None, MICROSOFT.format(name="Microsoft 365"), blocked=True),
     Preset("yahoo", "Yahoo", ("pop.mail.yahoo.com", 995, "ssl"), ("smtp.mail.yahoo.com", 465, "ssl"),
-           "Yahoo needs an app password: Account security, Generate app password."),
+           "Yahoo needs an app password, not your normal one: Yahoo Account security, Generate app password; "
+           "enter it as the password here."),
     Preset("icloud", "iCloud", None, ("smtp.mail.me.com", 587, "starttls"),
            "iCloud Mail offers IMAP only, not POP3, so Mailroom cannot read it yet. "
            "Its SMTP server works for outgoing email, with an app-specific password."),
@@ -114,9 +94,17 @@ PRESETS: tuple[Preset, ...] = (
 PRESET = {p.key: p for p in PRESETS}
 
 
+# Servers of providers whose preset fills nothing in (see MICROSOFT): a saved one still
+# shows its provider's note.
+KNOWN_HOSTS = {"outlook.office365.com": "microsoft365", "smtp.office365.com": "microsoft365",
+               "smtp-mail.outlook.com": "outlook", "pop-mail.outlook.com": "outlook"}
+
+
 def preset_for_host(host: str | None) -> str:
     """The preset a saved server belongs to ("other" when none)."""
     host = (host or "").lower().rstrip(".")
+    if host in KNOWN_HOSTS:
+        return KNOWN_HOSTS[host]
     for preset in PRESETS:
         for server in (preset.pop3, preset.smtp):
             if server and server[0] == host:

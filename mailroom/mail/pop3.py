@@ -342,7 +342,7 @@ class Pop3Client:
                                too_large=too_large, head=head)
 
     def _too_large_why(self) -> str:
-        return f"is larger than the {self.max_message / (1 << 20):g} MB allowed (max_message_mb)"
+        return f"is larger than the {self.max_message / (1 << 20):g} MB allowed for this mailbox (its largest message size)"
 
     def _message_body(self, number: int, limit: int, spill: Callable[[int], BinaryIO] | None):
         """One message reply's body: bytes, or Spooled when it outgrew `limit` and `spill` is given."""

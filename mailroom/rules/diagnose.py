@@ -67,7 +67,7 @@ def tls_error(ep: Endpoint, exc: Exception, cert: CertificateFacts | None = None
                                 "Check the server name.", kind="certificate", field="host")
         issuer = f', issued by "{cert.issuer}",' if cert else ""
         return ConnectError(f"The certificate of {ep.host}{issuer} is not trusted ({reason}). If this "
-                            "is your own server, give its CA certificate file in the ca_file setting.",
+                            "is your own server, give Mailroom the CA certificate file that issued it.",
                             kind="certificate", field="ca_file")
     if ep.security == "ssl":
         return ConnectError(f"{_where(ep)} does not speak SSL: the security setting is \"ssl\" but "
@@ -94,7 +94,7 @@ def auth_error(ep: Endpoint, server_reply: str) -> MailroomError:
         return CredentialError(f"Gmail rejected the login for {ep.login}. {extra}{reply}",
                                kind="auth", field="password")
     return CredentialError(f"{ep.host} rejected the user name or password for {ep.login}. Check both: "
-                           f"the user name in the settings, the password in the keyring.{reply}",
+                           f"the user name, and the password saved for this account.{reply}",
                            kind="auth", field="password")
 
 

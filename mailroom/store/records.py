@@ -204,9 +204,15 @@ def quarantine(conn: Connection, mailbox_id: int, uid: str, raw_sha256: str | No
                now: dt.datetime, state: str = "quarantined", headers_only: bool = False) -> None:
     """Hold a message back for a person to look at; its UID is seen with `state`
     ("quarantined", or "too_large": left on the server, only its headers kept).
-    `headers_only`: `raw_sha256` names only its headers (it was left on the server)."""
-    conn.execute(s.quarantine.insert().values(mailbox_id=mailbox_id, uid=uid, raw_sha256=raw_sha256,
-                                              reason=reason[:2000], created_at=now, headers_only=headers_only))
+    `headers_only`: `raw_sha256` names only its headers (it was left on the server).
+    A message held already (the same UID and content, met again after `mailbox reset`)
+    keeps its one record: it is counted once."""
+    q = s.quarantine
+    held = conn.execute(sa.select(q.c.id).where(q.c.mailbox_id == mailbox_id, q.c.uid == uid,
+                                                q.c.raw_sha256.is_not_distinct_from(raw_sha256))).first()
+    if held is None:
+        conn.execute(q.insert().values(mailbox_id=mailbox_id, uid=uid, raw_sha256=raw_sha256,
+                                       reason=reason[:2000], created_at=now, headers_only=headers_only))
     mark_seen(conn, mailbox_id, uid, state, now)
 
 

@@ -149,7 +149,7 @@ def test_a_message_beyond_max_message_mb_is_not_downloaded_only_its_headers_kept
         assert [uid for uid, _raw in server.mailbox] == ["big"]                  # left on the server
         assert held(ctx) == [("big", "too_large")]
         [(reason, sha)] = rows(ctx, s.quarantine.c.reason, s.quarantine.c.raw_sha256)
-        assert "larger than the 1 MB allowed (max_message_mb)" in reason
+        assert "larger than the 1 MB allowed for this mailbox (its largest message size)" in reason
         assert RawStore(paths.raw_dir()).get(sha) == big[:big.index(b"\r\n\r\n") + 4]   # its headers
         assert any("too large" in r.getMessage() and "big" in r.getMessage() for r in caplog.records)
         again = MailboxRun(ctx, box).run()

@@ -66,7 +66,8 @@ def test_every_field_of_every_section_is_rendered_with_its_label_and_help(page, 
         for f in spec.fields:
             assert f.name in controls.controls, (spec.name, f.name)
             assert f.name in controls.labels, (spec.name, f.name)
-            assert f.help in html.unescape(text), (spec.name, f.name)
+            assert f.page_help in html.unescape(text), (spec.name, f.name)     # the settings table's page words
+            assert f">{f.label}</label>" in html.unescape(text), (spec.name, f.name)
             assert f'aria-describedby="{f.name}-help' in text
         unlabelled = [i for i in controls.controls if i not in controls.labels]
         assert unlabelled == [], (spec.name, unlabelled)
@@ -79,7 +80,7 @@ def test_the_seed_labels_are_used(page):
         assert words in outgoing, words
     box = page.get("/mailboxes/new").text
     for words in ("Description", "Leave email on server", "Assigned to Department", "Assigned to User",
-                  "Auto-create a task for each email", "Task Type", "Task Status", "Send auto-reply email",
+                  "Auto-create a task for each new conversation", "Task Type", "Task Status", "Send auto-reply email",
                   "Form Letter / HTML Email", "When to send the auto-reply", "Exclude Emails Before", "Connector",
                   "POP3", "Mail Server", "Domain", "User Name", "Password", "Port Number", "Gmail", "Outlook.com",
                   "Microsoft 365", "Yahoo", "iCloud"):
@@ -248,7 +249,7 @@ def test_check_now_pause_and_the_status_feed(page, controller, configure, mailbo
     assert page.submit("/pause", {"minutes": "30"}).status_code == 302
     status = controller.status()
     assert status.paused and dt.timedelta(minutes=29) < status.paused_until - dt.datetime.now(dt.timezone.utc)
-    assert "Paused until" in page.get("/").text and page.get("/status.json").get_json()["paused"]
+    assert "Checks paused until" in page.get("/").text and page.get("/status.json").get_json()["paused"]
     page.submit("/resume")
     assert not controller.status().paused
     assert controller.status().unread == 2

@@ -7,7 +7,6 @@ from wtforms import SelectChoice, SelectField
 
 from mailroom.controller import Controller
 from mailroom.model import SectionSpec
-from web.labels import choice_label
 
 
 def controller() -> Controller:
@@ -29,12 +28,13 @@ def refs(doc: dict) -> dict[str, list[SelectChoice]]:
     """
     parent = {"users": "department", "task_statuses": "task_type"}
     out: dict[str, list[SelectChoice]] = {}
+    kind = section("templates").field("kind")
     for name in ("departments", "users", "task_types", "task_statuses", "templates"):
         choices = []
         for entry in doc.get(name, []):
             text = entry["name"]
             if name == "templates":
-                text = f"{text} ({choice_label(entry['kind'])})"
+                text = f"{text} ({kind.choice_text(entry['kind'])})"
             attrs = {"data-parent": entry.get(parent[name]) or ""} if name in parent else {}
             choices.append(SelectChoice(entry["name"], text, attrs))
         out[name] = choices

@@ -1,4 +1,5 @@
-"""Getting in: the one-time login link, and the channel another process of this user reaches us by."""
+"""Getting in and out: the one-time login link, signing out, and the channel another process of
+this user reaches us by."""
 
 from __future__ import annotations
 
@@ -44,6 +45,13 @@ def login():
     controller().acknowledge_new_mail()   # the user opened the page: the tray's badge clears
     target = request.args.get("next", "")
     return redirect(target if is_local_path(target) else url_for("dashboard.index"))
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out: this browser's session ends; the page opens again only through a fresh login link."""
+    session.clear()
+    return forbidden("signed_out", 200)
 
 
 def _key_matches() -> bool:

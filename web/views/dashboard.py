@@ -14,7 +14,7 @@ from web.views import controller
 
 bp = Blueprint("dashboard", __name__)
 
-PAUSE_CHOICES = {"30": "for 30 minutes", "60": "for 1 hour", "240": "for 4 hours", "": "until I resume"}
+PAUSE_CHOICES = {"30": "for 30 minutes", "60": "for 1 hour", "240": "for 4 hours", "": "until you resume"}
 
 
 class PauseForm(FlaskForm):
@@ -32,8 +32,10 @@ def index():
     c = controller()
     doc = c.settings()
     steps = {"outgoing": bool(doc["outgoing"].get("host")), "mailbox": bool(doc["mailboxes"])}
+    replying = [b["description"] for b in doc["mailboxes"] if b["autoreply"] and b["enabled"]]
     return render_template("dashboard.html", view=status_view(c.status(), _now()), steps=steps,
-                           welcome=not all(steps.values()), running=c.running, pause_form=PauseForm())
+                           welcome=not all(steps.values()), running=c.running, pause_form=PauseForm(),
+                           replying=replying)
 
 
 @bp.get("/status.json")
