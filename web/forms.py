@@ -130,6 +130,15 @@ def edit_url(section: str, entry: dict[str, Any]) -> str | None:
     return url_for("settings.edit", name=section, key=entry.get("name") or "")
 
 
+def field_label(section: str, name: str) -> str:
+    """A field's label on the page: the settings table's (FieldSpec.label), else the page's own."""
+    from web.views import controller
+
+    spec = next((s for s in controller().setting_sections() if s.name == section), None)
+    field = spec.field(name) if spec is not None else None
+    return field.label if field is not None and field.label else label(section, name)
+
+
 def describe(problem: str, doc: dict[str, Any]) -> Notice:
     """`departments[9].name: is required` as 'Department without a name: Name is required', with
     a link to its form; `doc` is the settings the path counts in."""
@@ -149,9 +158,9 @@ def describe(problem: str, doc: dict[str, Any]) -> Notice:
     if not p.field:
         text = f"{what}: {p.message}"
     elif p.message.startswith(("is ", "must ")):     # "Name is required"
-        text = f"{what}: {label(section, p.field)} {p.message}"
+        text = f"{what}: {field_label(section, p.field)} {p.message}"
     else:
-        text = f"{what}, {label(section, p.field)}: {p.message}"
+        text = f"{what}, {field_label(section, p.field)}: {p.message}"
     if not text.endswith((".", "?", "!")):
         text += "."
     href = edit_url(section, entry)

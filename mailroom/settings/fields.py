@@ -320,7 +320,7 @@ SECTIONS: tuple[Section, ...] = (
               "mx.google.com: an email that fails both of its checks gets no auto-reply. Leave empty for Gmail."),
         Field("poll_minutes", "int", "Check for new mail every this many minutes (1-1440).", 5,
               check=check_poll_minutes, label="Check every (minutes)",
-              page_help="How often Mailroom checks this box, from 1 minute to 1440 (once a day)."),
+              page_help="How often to look for new mail in this box: 1 to 1440 minutes (once a day)."),
         Field("enabled", "bool", "Check this mailbox.", True, label="Enabled", page_help="Check this email box."),
         _ca_file(),
     )),

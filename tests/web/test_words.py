@@ -81,7 +81,7 @@ def test_a_fix_is_a_link_to_the_field_on_its_form(app):
         assert fix_url(Fix("outgoing", "host")) == "/outgoing#host-field"
         assert fix_url(Fix("mailboxes", "password", "Front desk")) == "/mailboxes/edit/Front%20desk#password-field"
         assert fix_url(Fix("mailboxes")) == "/mailboxes/new"
-        assert fix_url(Fix("templates", "body", "Thanks")) == "/settings/templates/edit/Thanks#body-field"
+        assert fix_url(Fix("templates", "body", "Thanks")) == "/settings/templates/edit?key=Thanks#body-field"   # any name has an address
         assert (fix_text(Fix("outgoing", "host")), fix_text(Fix("mailboxes", "password", "Sales"))) == \
             ("Set up outgoing email", "Save the password")
 
