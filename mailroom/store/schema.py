@@ -141,6 +141,14 @@ mailboxes = sa.Table(
     sa.Column("max_message_mb", sa.Integer, nullable=False, server_default="50"),
 )
 
+# --- the install's state: scheduled checks paused (one row, id 1, while paused) -------
+# paused_until: when the pause ends by itself; None: until the user resumes. Kept here,
+# not in memory, so a restart does not silently resume the checks.
+pause = sa.Table("pause", metadata,
+                 sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("paused_at", UTCDateTime, nullable=False),
+                 sa.Column("paused_until", UTCDateTime))
+
 # --- what the pipeline records --------------------------------------------------
 clients = sa.Table("clients", metadata, _id(),
                    sa.Column("name", sa.String(300), nullable=False),
