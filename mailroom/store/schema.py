@@ -187,8 +187,9 @@ messages = sa.Table(
     sa.Column("is_reply", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("client_ambiguous", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    # Why the decision was what it was, for the activity log: no task (NoTask's reason),
-    # and the auto-reply's reason, with the rule id when it was skipped.
+    # Why the decision was what it was, for the activity log: no task (NoTask's reason,
+    # after the note of a reply that did not join another client's conversation), and
+    # the auto-reply's reason, with the rule id when it was skipped.
     sa.Column("task_note", sa.Text),
     sa.Column("autoreply_rule", sa.String(40)),
     sa.Column("autoreply_note", sa.Text),
