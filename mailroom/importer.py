@@ -3,12 +3,11 @@
 The shell around `mailroom.rules.decide`: it reads the facts the rules need from the
 store (candidate clients, referenced messages, the last auto-reply to the sender in
 any mailbox, the replies queued in the last hour), asks `decide`, and writes what it
-decided — client, conversation, message (with why it got no task and why it got or
-did not get a reply, or did not join the thread it named), task, seen UID and the
-auto-reply's outbox row — on the
-connection it is given, so all of it commits or none of it does. A message already
-stored from any mailbox (same Message-ID and bytes) is recorded as a duplicate and
-nothing else. `explain` runs the same steps and rolls back.
+decided — client, conversation, message (with why it got no task, why it got or did
+not get a reply, and why it did not join the thread it named), task, seen UID and the
+auto-reply's outbox row — on the connection it is given, so all of it commits or none
+of it does. A message already stored from any mailbox (same Message-ID and bytes) is
+recorded as a duplicate and nothing else. `explain` runs the same steps and rolls back.
 """
 
 from __future__ import annotations

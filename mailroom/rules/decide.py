@@ -1,8 +1,9 @@
 """The one decision the pipeline asks for: what to do with one incoming message.
 
-`decide(msg, facts)` runs the rules in order — client match, reply detection, task,
-auto-reply, and the reply's bytes — and returns a `Decision` that the importer
-(mailroom/importer.py) carries out in one store transaction. The importer looks up the
+`decide(msg, facts)` runs the rules in order — client match, reply detection (and
+whether a reply joins its thread), task, auto-reply, and the reply's bytes — and
+returns a `Decision` that the importer (mailroom/importer.py) carries out in one store
+transaction. The importer looks up the
 `Facts` first (candidate clients by sender address, store rows for the referenced
 Message-IDs, the mailbox's settings, when this sender last had an auto-reply, how many
 replies went out this hour) and never decides anything itself. A reply that cannot be built is a `Skip` in the
@@ -22,7 +23,8 @@ from mailroom.model import ParsedMessage
 from mailroom.rules.automated import automated_reason
 from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, Skip, decide_autoreply
 from mailroom.rules.cutoff import BACKLOG_GRACE, is_backlog
-from mailroom.rules.match import ClientDecision, ClientRecord, Matched, NewClient, Unmatched, UnknownSender, match_client
+from mailroom.rules.match import (ClientDecision, ClientRecord, Matched, NewClient, Unmatched, UnknownSender,
+                                  match_client)
 from mailroom.rules.reply import ComposedReply, ReplySetup, build_reply, merge_context
 from mailroom.rules.templates import one_line
 from mailroom.rules.thread import (NOT_A_REPLY, KnownMessage, ReplyInfo, detect_reply, make_message_id,
@@ -126,7 +128,7 @@ def decide(msg: ParsedMessage, facts: Facts) -> Decision:
             autoreply = built
         else:
             composed = built
-    return Decision(client=client, reply=reply, task=_decide_task(msg, reply, client, facts),
+    return Decision(client=client, reply=reply, task=_decide_task(msg, reply, client, facts, software),
                     autoreply=autoreply, composed=composed, note=note)
 
 
@@ -161,7 +163,8 @@ def _build_reply(msg: ParsedMessage, send: SendReply, client: ClientDecision, fa
                        now=facts.autoreply.now)
 
 
-def _decide_task(msg: ParsedMessage, reply: ReplyInfo, client: ClientDecision, facts: Facts) -> TaskDecision:
+def _decide_task(msg: ParsedMessage, reply: ReplyInfo, client: ClientDecision, facts: Facts,
+                 software: tuple[str, str] | None) -> TaskDecision:
     # A reply joins its conversation's task whatever the mailbox's task setting:
     # the task exists already, and the answer belongs with it.
     if reply.task_id is not None:
@@ -176,7 +179,6 @@ def _decide_task(msg: ParsedMessage, reply: ReplyInfo, client: ClientDecision, f
         # Connecting a mailbox with years of mail must not open a task per old conversation.
         return NoTask(f"It is dated more than {BACKLOG_GRACE.days} days before this mailbox was first "
                       "checked: old mail is filed, but opens no task.")
-    software = automated_reason(msg)
     if software is not None and not facts.tasks_for_automated_mail:
         # Newsletters, out-of-office replies, bounces and no-reply mail are nobody's
         # task; the mailbox setting tasks_for_automated_mail opens tasks for them too.
