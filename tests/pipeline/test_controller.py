@@ -91,7 +91,7 @@ def test_a_pause_outlasts_a_restart(ctx, configure, mailbox_user):
         assert again._worker.next_round()          # the round that would have checked at once
         status = again.status()
         assert status.paused and status.paused_until is None and status.mailbox(box.id).state == "paused"
-        assert status.mailbox(box.id).run_seq == 0 and mailbox_user.message_count() == 1
+        assert status.mailbox(box.id).run_seq == 0
         assert len(again.activity(limit=5, mailbox_id=box.id)) == 1        # only the run before the pause
         again.set_paused(False)                    # resuming is kept too
     finally:

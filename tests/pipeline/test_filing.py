@@ -4,11 +4,12 @@ a mailbox's old mail, imported from the real Dovecot with auto-replies to the re
 from __future__ import annotations
 
 import datetime as dt
-import email
+import email.utils
 
 import sqlalchemy as sa
 
 from mailroom.fetch import MailboxRun
+from mailroom.importer import explain
 from mailroom.outbox import drain
 from mailroom.store import schema as s
 from tests.mailgen import make_message
@@ -114,6 +115,9 @@ def test_connecting_a_mailbox_with_years_of_mail_files_it_but_opens_no_tasks_and
     last_week = mail(6, mailbox_user, "Client 6 <client6@example.com>", when=now() - dt.timedelta(days=3))
     today = mail(7, mailbox_user, "Client 7 <client7@example.com>")
     mailbox_user.deliver_many([*years, last_week, today])
+    before = explain(ctx, years[0])                              # what a user asks before the first check
+    assert before["task"]["action"] == "none" and "before this mailbox was first checked" in before["task"]["reason"]
+    assert before["autoreply"]["send"] is False and explain(ctx, today)["task"]["action"] == "create"
 
     assert MailboxRun(ctx, box).run().imported == 7
     rows = filed(ctx)
