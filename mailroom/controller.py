@@ -33,7 +33,7 @@ from mailroom.model import (CheckResult, FieldSpec, Mailbox, MailboxState, Merge
                             SectionSpec, Stats, Status, TemplatePreview)
 from mailroom.settings.document import Document, references
 from mailroom.settings.fields import REQUIRED, SECTION, SECTIONS
-from mailroom.store import mailboxes, records
+from mailroom.store import mailboxes, pause, records
 
 if TYPE_CHECKING:   # imported where used: a face that only reads the status loads neither
     from mailroom.fetch import RunReport
@@ -82,8 +82,24 @@ class Controller:
                 return
             self._worker = Worker(self.ctx, clock=self.clock, after_runs=self.send_replies)
             self._worker.status.subscribe(self._worker_changed)
+            self._restore_pause(self._worker)
             self._worker.start()
         self._announce()
+
+    def _restore_pause(self, worker) -> None:
+        """A pause the user set before a restart still holds (until its end, or until they
+        resume); one whose end has passed is forgotten. Before the worker's first round."""
+        with self.ctx.engine.begin() as conn:
+            stored = pause.load(conn)
+            if stored is None:
+                return
+            if stored.until is not None and stored.until <= self.clock():
+                pause.clear(conn)
+                return
+        self._paused_until = stored.until
+        if stored.until is not None:
+            self._start_resume_timer(stored.until)
+        worker.pause()
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop between messages (the POP3 session QUITs); returns when the worker has ended."""
@@ -110,20 +126,29 @@ class Controller:
 
     def set_paused(self, paused: bool, until: dt.datetime | None = None) -> None:
         """Pause scheduled checks (until `until`, or until resumed); check-now still works.
-        The worker announces the change (`_worker_changed`)."""
+        The worker announces the change (`_worker_changed`). The pause is kept in the
+        store, so it outlasts a restart."""
         worker = self._require_worker()
         with self._lock:
             self._cancel_resume_timer()
             self._paused_until = until if paused else None
+            with self.ctx.engine.begin() as conn:
+                if paused:
+                    pause.save(conn, self.clock(), until)
+                else:
+                    pause.clear(conn)
             if paused and until is not None:
-                seconds = max((until - self.clock()).total_seconds(), 0.0)
-                self._resume_timer = threading.Timer(seconds, self.set_paused, args=(False,))
-                self._resume_timer.daemon = True
-                self._resume_timer.start()
+                self._start_resume_timer(until)
         if paused:
             worker.pause()
         else:
             worker.resume()
+
+    def _start_resume_timer(self, until: dt.datetime) -> None:
+        seconds = max((until - self.clock()).total_seconds(), 0.0)
+        self._resume_timer = threading.Timer(seconds, self.set_paused, args=(False,))
+        self._resume_timer.daemon = True
+        self._resume_timer.start()
 
     def _cancel_resume_timer(self) -> None:
         if self._resume_timer is not None:

@@ -3,11 +3,11 @@
 The shell around `mailroom.rules.decide`: it reads the facts the rules need from the
 store (candidate clients, referenced messages, the last auto-reply to the sender in
 any mailbox, the replies queued in the last hour), asks `decide`, and writes what it
-decided — client, conversation, message (with why it got no task and why it got or
-did not get a reply), task, seen UID and the auto-reply's outbox row — on the
-connection it is given, so all of it commits or none of it does. A message already
-stored from any mailbox (same Message-ID and bytes) is recorded as a duplicate and
-nothing else. `explain` runs the same steps and rolls back.
+decided — client, conversation, message (with why it got no task, why it got or did
+not get a reply, and why it did not join the thread it named), task, seen UID and the
+auto-reply's outbox row — on the connection it is given, so all of it commits or none
+of it does. A message already stored from any mailbox (same Message-ID and bytes) is
+recorded as a duplicate and nothing else. `explain` runs the same steps and rolls back.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ class Importer:
             own = [self.outgoing.get("email") or ""]
             for email, aliases in conn.execute(sa.select(s.mailboxes.c.email, s.mailboxes.c.aliases)):
                 own += [email, *(aliases or [])]
+            own += conn.execute(sa.select(s.users.c.email)).scalars()   # staff mail is internal
+            self.first_checked = mailboxes.first_checked(conn, mailbox.id)
         self.timezone = company_zone(self.company["timezone"])
         hours = self.company["business_hours"]
         self.policy = AutoreplyPolicy(
@@ -124,7 +126,7 @@ class Importer:
         now = now or self.clock()
         box, policy = self.box, self.reply_policy(conn, msg, now)
         facts = Facts(
-            candidates=tuple(records.client_candidates(conn, sender)) if sender else (),
+            candidates=_candidates(conn, sender),
             unknown_sender=self.company["unknown_sender"],
             known=records.known_messages(conn, [*msg.in_reply_to, *msg.references]),
             secret=self.secret,
@@ -135,6 +137,8 @@ class Importer:
             autoreply=policy,
             reply_setup=self.reply_setup,
             reply_nonce=uuid.uuid4().hex,
+            # Never checked yet (explain, or this very first run): its first check is now.
+            first_checked=self.first_checked or now,
         )
         return decide(msg, facts)
 
@@ -161,7 +165,8 @@ class Importer:
             conn, msg, direction="in", mailbox_id=box.id, client_id=client_id,
             conversation_id=conversation_id, is_reply=decision.reply.is_reply,
             client_ambiguous=isinstance(client, Matched) and client.ambiguous, now=now,
-            task_note=task.reason if isinstance(task, NoTask) else None,
+            task_note=" ".join(n for n in (decision.note, task.reason if isinstance(task, NoTask) else None) if n)
+            or None,
             autoreply_rule=autoreply.rule if isinstance(autoreply, Skip) else None,
             autoreply_note=autoreply.reason)
         if isinstance(task, CreateTask):
@@ -181,6 +186,17 @@ class Importer:
                     box.description, msg.message_id, msg.subject, autoreply.reason)
         records.mark_seen(conn, box.id, uid, "imported", now, message_pk)
         return Outcome("imported", message_pk, outbox_id)
+
+
+def _candidates(conn: Connection, sender: str) -> tuple:
+    """The clients owning `sender`, and those owning it without its "+detail" (RFC 5233)."""
+    if not sender:
+        return ()
+    found = records.client_candidates(conn, sender)
+    base = sender_key(sender)
+    if base != sender.strip().lower():
+        found += records.client_candidates(conn, base)
+    return tuple(found)
 
 
 # Headers every email has at least one of; a file with none of them is not an email
@@ -260,7 +276,7 @@ def describe(msg: ParsedMessage, box: Mailbox, d: Decision, *, blocking=(), stor
         "date": msg.date.isoformat() if msg.date else None,
         "client": who,
         "conversation": {"is_reply": d.reply.is_reply, "via": d.reply.via,
-                         "conversation_id": d.reply.conversation_id},
+                         "conversation_id": d.reply.conversation_id, "note": d.note},
         "task": task_info,
         "autoreply": {"send": isinstance(reply, SendReply),
                       "to": reply.to if isinstance(reply, SendReply) else None,

@@ -4,7 +4,10 @@
 platformdirs' user data dir. A folder Mailroom creates is made 0700 on POSIX
 (SECURITY.md #18). A folder that already exists is the user's: its mode is never
 changed, but one that every user may write to is refused, since anyone could then
-replace the database or plant files beside it.
+replace the database or plant files beside it. So is a folder inside one that every
+user may write to without the sticky bit: anyone could rename ours away and put their
+own in its place. A sticky one such as /tmp is fine as a parent (only an entry's owner
+may rename it), and Mailroom never advises opening or closing a shared folder like it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ def data_dir() -> Path:
 
 
 def _folder(path: Path, what: str) -> Path:
-    """`path`, created 0700 when missing; an existing folder is checked, never chmod-ed."""
+    """`path`, created 0700 when missing; an existing folder is checked, never chmod-ed.
+    Its parents are checked first, so nothing is created under one that is refused."""
+    _refuse_shared_parents(path, what)
     try:
         path.mkdir(parents=True, mode=0o700)
     except FileExistsError:
@@ -51,14 +56,38 @@ def _refuse_shared(path: Path, what: str) -> None:
     # group of their own (umask 002), and the database inside is 0600 either way.
     if os.name != "posix":
         return
-    mode = os.stat(path).st_mode
-    if mode & stat.S_IWOTH:
+    info = os.stat(path)
+    if info.st_mode & stat.S_IWOTH:
+        # A sticky folder (/tmp, /var/tmp) is shared on purpose, and one owned by someone
+        # else is not the user's to change: advising chmod there would break the system.
+        yours = info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX
         raise StorageError(
             f"The {what} {path} can be changed by every user of this computer (permissions "
-            f"{stat.S_IMODE(mode):o}), so Mailroom will not keep mail there. Set MAILROOM_HOME to a "
-            "folder in your home folder that does not exist yet (Mailroom creates it, readable by "
-            f"you only), or, if this folder is yours alone, make it private: chmod 700 {path}",
+            f"{stat.S_IMODE(info.st_mode):o}), so Mailroom will not keep mail there. " + _ELSEWHERE
+            + (f", or, if this folder is yours alone, make it private: chmod 700 {path}" if yours else "."),
             field="MAILROOM_HOME")
+
+
+_ELSEWHERE = ("Set MAILROOM_HOME to a folder in your home folder that does not exist yet (Mailroom "
+              "creates it, readable by you only)")
+
+
+def _refuse_shared_parents(path: Path, what: str) -> None:
+    # The parents as written and as resolved: a symbolic link on the way counts both ways.
+    if os.name != "posix":
+        return
+    parents = dict.fromkeys([*path.parents, *Path(os.path.realpath(path)).parents])
+    for parent in parents:
+        try:
+            mode = os.stat(parent).st_mode
+        except OSError:
+            continue            # not made yet: mkdir makes it below a parent checked here
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+            raise StorageError(
+                f"The {what} {path} is inside {parent}, which every user of this computer can change "
+                f"(permissions {stat.S_IMODE(mode):o}, without the sticky bit), so anyone could move "
+                f"the {what} away and put another in its place; Mailroom will not keep mail there. "
+                + _ELSEWHERE + ".", field="MAILROOM_HOME")
 
 
 def database_path() -> Path:

@@ -158,8 +158,44 @@ def test_a_data_folder_everyone_may_write_to_is_refused_and_left_alone(run_cli, 
     assert stat.S_IMODE(os.stat(shared).st_mode) == mode           # never chmod-ed
     assert list(shared.iterdir()) == []                            # and nothing written into it
     monkeypatch.setenv("MAILROOM_HOME", str(shared))
-    with pytest.raises(StorageError, match=f"chmod 700 {shared}"):
+    with pytest.raises(StorageError) as refused:
         paths.data_dir()
+    # chmod is advised for the user's own folder, never for a shared sticky one like /tmp
+    assert ("chmod 700" in refused.value.message) == (mode != 0o1777)
+
+
+def test_the_advice_for_a_shared_system_folder_is_never_to_chmod_it(monkeypatch):
+    assert os.stat("/tmp").st_mode & stat.S_ISVTX and os.stat("/tmp").st_mode & stat.S_IWOTH
+    monkeypatch.setenv("MAILROOM_HOME", "/tmp")
+    with pytest.raises(StorageError, match="every user of this computer") as refused:
+        paths.data_dir()
+    assert "chmod" not in refused.value.message and "MAILROOM_HOME" in refused.value.message
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_a_data_folder_inside_a_folder_everyone_may_write_to_is_refused(run_cli, tmp_path, monkeypatch, exists):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    home = shared / "me" / "mailroom"
+    if exists:
+        home.mkdir(parents=True, mode=0o700)
+    result = run_cli("stats", env={"MAILROOM_HOME": str(home)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"The data folder {home} is inside {shared}, which every user of this computer can change" \
+        in " ".join(result.stderr.split())
+    assert "chmod" not in result.stderr
+    assert home.exists() == exists and (not exists or list(home.iterdir()) == [])    # nothing made or written
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o777
+
+
+def test_a_data_folder_inside_a_sticky_shared_folder_is_fine(tmp_path, monkeypatch):
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)                      # like /tmp: only an entry's owner may move it
+    monkeypatch.setenv("MAILROOM_HOME", str(sticky / "mailroom"))
+    assert paths.data_dir() == sticky / "mailroom"
+    assert stat.S_IMODE(os.stat(sticky / "mailroom").st_mode) == 0o700
 
 
 # keyrings.alt made unimportable, as on a machine where it was never installed

@@ -32,6 +32,7 @@ from mailroom.rules.authresults import forged_sender_reason
 # interface too (where a reply goes).
 from mailroom.rules.automated import first_word, header_tokens, reply_address
 from mailroom.rules.hours import BusinessHours, is_within_hours
+from mailroom.rules.match import sender_key
 from mailroom.settings.fields import SECTION
 
 When = Literal["new_conversation", "every_email", "new_client"]
@@ -207,10 +208,11 @@ def _x_loop(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
 
 
 def _own_address(msg: ParsedMessage, facts: AutoreplyFacts) -> str | None:
-    # RFC 5230 (vacation) never replies to the user's own addresses.
+    # RFC 5230 (vacation) never replies to the user's own addresses (with any
+    # "+detail", RFC 5233); ours include every user's, so staff get no acknowledgement.
     own = {address.lower() for address in facts.own_addresses}
     for sender in automated.senders(msg):
-        if sender in own:
+        if sender in own or sender_key(sender) in own:
             return f"The message was sent by one of our own addresses ({sender})."
     return None
 

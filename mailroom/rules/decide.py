@@ -1,8 +1,9 @@
 """The one decision the pipeline asks for: what to do with one incoming message.
 
-`decide(msg, facts)` runs the rules in order — client match, reply detection, task,
-auto-reply, and the reply's bytes — and returns a `Decision` that the importer
-(mailroom/importer.py) carries out in one store transaction. The importer looks up the
+`decide(msg, facts)` runs the rules in order — client match, reply detection (and
+whether a reply joins its thread), task, auto-reply, and the reply's bytes — and
+returns a `Decision` that the importer (mailroom/importer.py) carries out in one store
+transaction. The importer looks up the
 `Facts` first (candidate clients by sender address, store rows for the referenced
 Message-IDs, the mailbox's settings, when this sender last had an auto-reply, how many
 replies went out this hour) and never decides anything itself. A reply that cannot be built is a `Skip` in the
@@ -14,16 +15,20 @@ Pure: no store, no clock, no sending. The secret is kept out of reprs so a logge
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from mailroom.model import ParsedMessage
 from mailroom.rules.automated import automated_reason
 from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, Skip, decide_autoreply
-from mailroom.rules.match import ClientDecision, ClientRecord, NewClient, UnknownSender, match_client
+from mailroom.rules.cutoff import BACKLOG_GRACE, is_backlog
+from mailroom.rules.match import (ClientDecision, ClientRecord, Matched, NewClient, Unmatched, UnknownSender,
+                                  match_client)
 from mailroom.rules.reply import ComposedReply, ReplySetup, build_reply, merge_context
 from mailroom.rules.templates import one_line
-from mailroom.rules.thread import KnownMessage, ReplyInfo, detect_reply, make_message_id, message_id_domain
+from mailroom.rules.thread import (NOT_A_REPLY, KnownMessage, ReplyInfo, detect_reply, make_message_id,
+                                   message_id_domain)
 
 MAX_TITLE = 200
 
@@ -66,8 +71,10 @@ class Facts:
     for "any department" / "no user"); `tasks_for_automated_mail` opens tasks for list,
     auto-submitted, bounce and no-reply mail too. `autoreply`: the mailbox's auto-reply
     policy; `decide` adds whether the message is a reply and from a new client. Its
-    `own_addresses` are never made clients. `reply_setup` (None: the reply is decided
-    but not built) and `reply_nonce` (fresh for each message) make the reply itself.
+    `own_addresses` (mailboxes, outgoing account, users) are never made clients, and
+    their mail is internal. `reply_setup` (None: the reply is decided but not built) and
+    `reply_nonce` (fresh for each message) make the reply itself. `first_checked`: when
+    the mailbox was first checked (its backlog opens no tasks; None: no backlog rule).
     """
 
     candidates: tuple[ClientRecord, ...]
@@ -83,6 +90,7 @@ class Facts:
     tasks_for_automated_mail: bool = False
     reply_setup: ReplySetup | None = None
     reply_nonce: str = "reply"
+    first_checked: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,8 @@ class Decision:
     """Everything to do with one message: whose it is, its thread, its task, its reply.
 
     `composed` is the reply's Message-ID and bytes when `autoreply` is a SendReply and
-    the facts carried a `reply_setup`; otherwise None.
+    the facts carried a `reply_setup`; otherwise None. `note`: why the message did not
+    join the conversation it replies to (`own_thread`), for the message's record.
     """
 
     client: ClientDecision
@@ -98,13 +107,16 @@ class Decision:
     task: TaskDecision
     autoreply: SendReply | Skip
     composed: ComposedReply | None = None
+    note: str | None = None
 
 
 def decide(msg: ParsedMessage, facts: Facts) -> Decision:
     """The decision for `msg`, from the facts the shell looked up."""
     own = frozenset(address.lower() for address in facts.autoreply.own_addresses)
-    client = match_client(msg.from_addr, facts.candidates, facts.unknown_sender, own)
-    reply = detect_reply(msg, facts.known, facts.secret)
+    software = automated_reason(msg)
+    client = match_client(msg.from_addr, facts.candidates, facts.unknown_sender, own,
+                          automated=software[1] if software else None)
+    client, reply, note = own_thread(client, detect_reply(msg, facts.known, facts.secret))
     autoreply_facts = facts.autoreply.with_thread(
         is_reply=reply.is_reply, is_new_client=isinstance(client, NewClient)
     )
@@ -116,8 +128,30 @@ def decide(msg: ParsedMessage, facts: Facts) -> Decision:
             autoreply = built
         else:
             composed = built
-    return Decision(client=client, reply=reply, task=_decide_task(msg, reply, facts),
-                    autoreply=autoreply, composed=composed)
+    return Decision(client=client, reply=reply, task=_decide_task(msg, reply, client, facts, software),
+                    autoreply=autoreply, composed=composed, note=note)
+
+
+def own_thread(client: ClientDecision, reply: ReplyInfo) -> tuple[ClientDecision, ReplyInfo, str | None]:
+    """Does a reply join the conversation it names? Only when its sender is that
+    conversation's client, or is no client at all (our own staff answering in the
+    thread, an unmatched sender): then (client, reply, None).
+
+    A different client, or a sender who would become a new client (a partner
+    answering an auto-reply the client forwarded), starts a conversation of their own,
+    so their mail is neither hidden in someone else's thread nor left without a task:
+    (client, NOT_A_REPLY, the note saying which conversation it named). When several
+    clients share the address and the conversation's client is one of them, the
+    message is filed against that one.
+    """
+    owner = reply.client_id
+    if not reply.is_reply or owner is None or isinstance(client, Unmatched):
+        return client, reply, None
+    if isinstance(client, Matched) and owner in client.candidate_ids:
+        return (replace(client, client_id=owner) if client.client_id != owner else client), reply, None
+    note = (f"It replies to conversation {reply.conversation_id} of another client, so it starts a "
+            "conversation of its own.")
+    return client, NOT_A_REPLY, note
 
 
 def _build_reply(msg: ParsedMessage, send: SendReply, client: ClientDecision, facts: Facts) -> ComposedReply | Skip:
@@ -129,16 +163,22 @@ def _build_reply(msg: ParsedMessage, send: SendReply, client: ClientDecision, fa
                        now=facts.autoreply.now)
 
 
-def _decide_task(msg: ParsedMessage, reply: ReplyInfo, facts: Facts) -> TaskDecision:
+def _decide_task(msg: ParsedMessage, reply: ReplyInfo, client: ClientDecision, facts: Facts,
+                 software: tuple[str, str] | None) -> TaskDecision:
     # A reply joins its conversation's task whatever the mailbox's task setting:
     # the task exists already, and the answer belongs with it.
     if reply.task_id is not None:
         return JoinTask(reply.task_id)
     if reply.is_reply:
         return NoTask("It replies to an earlier conversation; tasks are opened for new ones only.")
+    if isinstance(client, Unmatched) and client.internal:
+        return NoTask("It comes from one of our own addresses: internal mail gets no task.")
     if not facts.create_tasks:
         return NoTask("This mailbox does not create tasks.")
-    software = automated_reason(msg)
+    if is_backlog(msg.date, facts.first_checked):
+        # Connecting a mailbox with years of mail must not open a task per old conversation.
+        return NoTask(f"It is dated more than {BACKLOG_GRACE.days} days before this mailbox was first "
+                      "checked: old mail is filed, but opens no task.")
     if software is not None and not facts.tasks_for_automated_mail:
         # Newsletters, out-of-office replies, bounces and no-reply mail are nobody's
         # task; the mailbox setting tasks_for_automated_mail opens tasks for them too.

@@ -56,9 +56,14 @@ class NewClient:
 
 @dataclass(frozen=True)
 class Unmatched:
-    """File the message without a client; `reason` is shown to the user."""
+    """File the message without a client; `reason` is shown to the user.
+
+    `internal`: the sender is one of our own addresses (a mailbox, the outgoing
+    account, a user's email): internal mail, which gets no task and no reply either.
+    """
 
     reason: str
+    internal: bool = False
 
 
 ClientDecision = Matched | NewClient | Unmatched
@@ -99,6 +104,7 @@ def match_client(
     candidates: Sequence[ClientRecord],
     unknown_sender: UnknownSender,
     own_addresses: Collection[str] = (),
+    automated: str | None = None,
 ) -> ClientDecision:
     """Decide which client the message from `sender` is filed against.
 
@@ -108,15 +114,22 @@ def match_client(
     no-reply, list robot) never becomes a new client, though a client the user has
     deliberately given such an address still matches. Mail from one of the install's
     `own_addresses` (lower-case: the outgoing account, every mailbox and alias) is
-    never filed against a client, not even one that wrongly holds that address.
+    never filed against a client, not even one that wrongly holds that address; nor
+    is mail from one of them with a "+detail" (RFC 5233). The shell may also pass the
+    clients owning the sender's address without its "+detail" ("jane+photos@x" is
+    jane@x, as the auto-reply rate limit counts her): owners of the exact address win.
+    `automated` (the sentence of rules.automated, None for a person's mail) keeps a
+    newsletter, an out-of-office reply or a notification from becoming a new client.
     """
     if unknown_sender not in UNKNOWN_SENDER_CHOICES:
         raise ValueError(f"unknown_sender must be one of {', '.join(UNKNOWN_SENDER_CHOICES)}, not {unknown_sender!r}")
     email = sender.email.strip().lower() if sender is not None else ""
-    if email and email in own_addresses:
-        return Unmatched(f"{email} is one of our own addresses, so the message is not filed against a client.")
+    if email and (email in own_addresses or sender_key(email) in own_addresses):
+        return Unmatched(f"{email} is one of our own addresses, so the message is internal: it is not filed "
+                         "against a client.", internal=True)
     if candidates:
-        ids = tuple(sorted({client.id for client in candidates}))
+        exact = [client for client in candidates if email in (e.lower() for e in client.emails)]
+        ids = tuple(sorted({client.id for client in exact or candidates}))
         return Matched(client_id=ids[0], ambiguous=len(ids) > 1, candidate_ids=ids)
     if "@" not in email:
         return Unmatched("The message has no sender address.")
@@ -124,6 +137,10 @@ def match_client(
         return Unmatched(f"No client has the address {email}, and new senders are left unmatched.")
     if is_system_address(email):
         return Unmatched(f"{email} is an automated sender, so no client was created.")
+    if automated is not None:
+        # Newsletters and out-of-office replies come from real-looking addresses, but
+        # a machine sent them: filed unfiled, where nobody mistakes them for a client.
+        return Unmatched(f"{automated} Automated mail from {email} does not create a client.")
     return NewClient(name=client_name(sender.name, email), email=email)  # type: ignore[union-attr]
 
 

@@ -34,12 +34,14 @@ Via = Literal["in-reply-to", "references", "our-token"]
 
 @dataclass(frozen=True)
 class KnownMessage:
-    """A message the store already has, found by one of the ids a message refers to."""
+    """A message the store already has, found by one of the ids a message refers to;
+    `client_id` is the client of its conversation (None: unfiled)."""
 
     message_id: str
     conversation_id: int | None
     task_id: int | None
     direction: Direction
+    client_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class ReplyInfo:
 
     `parent_id` is the referenced Message-ID that decided it; `via` says which header
     it came from, or "our-token" when only our signature recognised it (then the
-    conversation and task are unknown).
+    conversation and task are unknown). `client_id` is the conversation's client.
     """
 
     is_reply: bool
@@ -56,6 +58,7 @@ class ReplyInfo:
     task_id: int | None
     parent_id: str | None
     via: Via | None
+    client_id: int | None = None
 
 
 NOT_A_REPLY = ReplyInfo(False, None, None, None, None)
@@ -120,7 +123,7 @@ def detect_reply(msg: ParsedMessage, known: Mapping[str, KnownMessage], secret: 
     for mid, via in candidates:
         found = known.get(mid)
         if found is not None:
-            return ReplyInfo(True, found.conversation_id, found.task_id, mid, via)
+            return ReplyInfo(True, found.conversation_id, found.task_id, mid, via, found.client_id)
     for mid, _via in candidates:
         if is_our_message_id(secret, mid):
             return ReplyInfo(True, None, None, mid, "our-token")

@@ -2,8 +2,8 @@
 
 Both are built from the settings table (mailroom/settings/fields.py), so a setting
 added there reaches the type and both loaders at once (a test holds them equal). The
-queries that find a mailbox (by id, by description, the enabled ones) live here and
-nowhere else. Reads only; saving is mailroom/settings/repo.py's.
+queries that find a mailbox (by id, by description, the enabled ones) and when it was
+first checked live here and nowhere else. Reads only; saving is mailroom/settings/repo.py's.
 """
 
 from __future__ import annotations
@@ -73,3 +73,10 @@ def every(conn: Connection, *, enabled_only: bool = False) -> list[Mailbox]:
     if enabled_only:
         query = query.where(s.mailboxes.c.enabled)
     return [from_row(row) for row in conn.execute(query).mappings()]
+
+
+def first_checked(conn: Connection, mailbox_id: int):
+    """When the mailbox's first run began (an aware UTC datetime), or None: never checked.
+    Mail dated well before it is the backlog the mailbox had when it was connected."""
+    return conn.execute(sa.select(sa.func.min(s.runs.c.started_at))
+                        .where(s.runs.c.mailbox_id == mailbox_id)).scalar()

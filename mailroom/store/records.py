@@ -81,8 +81,11 @@ _CLIENT_EMAILS = sa.select(s.client_emails.c.client_id, s.client_emails.c.email)
 _CLIENT_NAMES = sa.select(s.clients.c.id, s.clients.c.name).where(s.clients.c.id.in_(sa.bindparam("ids", expanding=True)))
 _FIRST_TASK = (sa.select(sa.func.min(s.tasks.c.id))
                .where(s.tasks.c.conversation_id == s.messages.c.conversation_id).scalar_subquery())
+_THREAD_CLIENT = (sa.select(s.conversations.c.client_id)
+                  .where(s.conversations.c.id == s.messages.c.conversation_id).scalar_subquery())
 _KNOWN_MESSAGES = sa.select(s.messages.c.message_id, s.messages.c.conversation_id, _FIRST_TASK,
-                            s.messages.c.direction).where(s.messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+                            s.messages.c.direction, _THREAD_CLIENT).where(
+    s.messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _SEEN_UIDS = sa.select(s.seen_uids.c.uid, s.seen_uids.c.state).where(
     s.seen_uids.c.mailbox_id == sa.bindparam("mailbox_id"))
 _INSERT_SEEN = s.seen_uids.insert()
@@ -129,8 +132,9 @@ def known_messages(conn: Connection, message_ids: Iterable[str]) -> dict[str, Kn
     if not ids:
         return {}
     rows = conn.execute(_KNOWN_MESSAGES, {"ids": ids})
-    return {mid: KnownMessage(message_id=mid, conversation_id=conv, task_id=task_id, direction=direction)
-            for mid, conv, task_id, direction in rows}
+    return {mid: KnownMessage(message_id=mid, conversation_id=conv, task_id=task_id, direction=direction,
+                              client_id=client_id)
+            for mid, conv, task_id, direction, client_id in rows}
 
 
 def last_autoreply(conn: Connection, to_key: str) -> dt.datetime | None:

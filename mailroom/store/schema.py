@@ -141,6 +141,14 @@ mailboxes = sa.Table(
     sa.Column("max_message_mb", sa.Integer, nullable=False, server_default="50"),
 )
 
+# --- the install's state: scheduled checks paused (one row, id 1, while paused) -------
+# paused_until: when the pause ends by itself; None: until the user resumes. Kept here,
+# not in memory, so a restart does not silently resume the checks.
+pause = sa.Table("pause", metadata,
+                 sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("paused_at", UTCDateTime, nullable=False),
+                 sa.Column("paused_until", UTCDateTime))
+
 # --- what the pipeline records --------------------------------------------------
 clients = sa.Table("clients", metadata, _id(),
                    sa.Column("name", sa.String(300), nullable=False),
@@ -179,8 +187,9 @@ messages = sa.Table(
     sa.Column("is_reply", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("client_ambiguous", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    # Why the decision was what it was, for the activity log: no task (NoTask's reason),
-    # and the auto-reply's reason, with the rule id when it was skipped.
+    # Why the decision was what it was, for the activity log: no task (NoTask's reason,
+    # after the note of a reply that did not join another client's conversation), and
+    # the auto-reply's reason, with the rule id when it was skipped.
     sa.Column("task_note", sa.Text),
     sa.Column("autoreply_rule", sa.String(40)),
     sa.Column("autoreply_note", sa.Text),

@@ -37,14 +37,14 @@ Configure = Callable[..., Mailbox]
 
 @pytest.fixture
 def configure(ctx: Context, mailbox_user, smtp, certs) -> Configure:
-    """configure(**mailbox_fields, templates=[...], company={...}) → the saved Mailbox.
+    """configure(**mailbox_fields, templates=[...], company={...}, users=[...]) → the saved Mailbox.
 
     One mailbox "Studio" on the test's own Dovecot user over POP3S, plus the outgoing
     account on the test SMTP server; both passwords saved in the real keyring.
     """
 
     def apply(*, templates: list[dict] = (), company: dict | None = None, password: str | None = None,
-              **fields) -> dict:
+              users: list[dict] = (), **fields) -> dict:
         where = dict(port=mailbox_user.dovecot.pop3s_port, user=mailbox_user.name, email=mailbox_user.address,
                      ca_file=certs.ca_crt)
         where.update({k: fields.pop(k) for k in list(fields) if k in where or k == "security"})
@@ -52,6 +52,8 @@ def configure(ctx: Context, mailbox_user, smtp, certs) -> Configure:
         doc = settings(mailboxes=[box], outgoing=outgoing(smtp, ca_file=certs.ca_crt),
                        task_types=[{"name": "Inquiry"}], task_statuses=[{"name": "New"}],
                        departments=[{"name": "Front desk"}], templates=list(templates))
+        if users:
+            doc["users"] = list(users)
         if company:
             doc["company"].update(company)
         canonical, _warnings = validate(doc)

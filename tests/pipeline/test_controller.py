@@ -70,6 +70,63 @@ def test_pause_is_announced_and_ends_by_itself(controller, configure):
     wait_until(lambda: not controller.status().paused)
 
 
+def test_a_pause_outlasts_a_restart(ctx, configure, mailbox_user):
+    box = configure(poll_minutes=60)
+    first = Controller(ctx)
+    first.start()
+    wait_until(lambda: first.status().mailbox(box.id).run_seq == 1)
+    first.set_paused(True)
+    first.shutdown()
+    mailbox_user.deliver_many([make_message(1, to=mailbox_user.address)])
+
+    again = Controller(ctx)
+    try:
+        again.start()
+        assert again._worker.next_round()          # the round that would have checked at once
+        status = again.status()
+        assert status.paused and status.paused_until is None and status.mailbox(box.id).state == "paused"
+        assert status.mailbox(box.id).run_seq == 0
+        assert len(again.activity(limit=5, mailbox_id=box.id)) == 1        # only the run before the pause
+        again.set_paused(False)                    # resuming is kept too
+    finally:
+        again.shutdown()
+    third = Controller(ctx)
+    try:
+        third.start()
+        wait_until(lambda: third.status().mailbox(box.id).run_seq == 1)
+        assert third.status().paused is False and third.status().mailbox(box.id).counts.imported == 1
+    finally:
+        third.shutdown()
+
+
+def test_a_timed_pause_outlasts_a_restart_and_one_that_ended_meanwhile_is_over(ctx, configure):
+    box = configure(poll_minutes=60)
+    first = Controller(ctx)
+    first.start()
+    wait_until(lambda: first.status().mailbox(box.id).run_seq == 1)
+    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    first.set_paused(True, until=until)
+    first.shutdown()
+    second = Controller(ctx)
+    try:
+        second.start()
+        assert second._worker.next_round()
+        status = second.status()
+        assert status.paused and status.paused_until == until and status.mailbox(box.id).run_seq == 0
+        soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=0.3)
+        second.set_paused(True, until=soon)
+    finally:
+        second.shutdown()
+    wait_until(lambda: dt.datetime.now(dt.timezone.utc) > soon)      # the pause ended while Mailroom was off
+    third = Controller(ctx)
+    try:
+        third.start()
+        wait_until(lambda: third.status().mailbox(box.id).run_seq == 1)
+        assert third.status().paused is False
+    finally:
+        third.shutdown()
+
+
 def test_a_failed_run_is_an_error_state_with_its_message(controller, configure):
     box = configure(password="wrong", poll_minutes=60)
     controller.start()

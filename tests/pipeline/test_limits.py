@@ -61,12 +61,13 @@ def test_more_references_than_sqlite_allows_import_and_the_run_goes_on(ctx, conf
     box = configure()
     ctx.engine.dispose()
     sa.event.listen(ctx.engine, "connect", old_limit)
-    parent = make_message(1, to=mailbox_user.address, message_id="<parent@client.example>")
+    jane = "Jane <jane@client.example>"            # a reply from the thread's own client joins it
+    parent = make_message(1, to=mailbox_user.address, sender=jane, message_id="<parent@client.example>")
     mailbox_user.deliver(parent)
     assert MailboxRun(ctx, box).run().imported == 1
     # More ids than one SQLite statement may bind, ending (as References does) with the parent.
     ids = [f"r{i}@x.example" for i in range(999 + 1)] + ["parent@client.example"]
-    hostile = with_references(make_message(2, to=mailbox_user.address, subject="Re: hello"), ids)
+    hostile = with_references(make_message(2, to=mailbox_user.address, sender=jane, subject="Re: hello"), ids)
     mailbox_user.deliver_many([make_message(3, to=mailbox_user.address), hostile,
                                make_message(4, to=mailbox_user.address)])
 

@@ -12,7 +12,7 @@ from mailroom.model import Address
 from mailroom.rules.autoreply import AutoreplyPolicy, SendReply, Skip
 from mailroom.rules.decide import CreateTask, Decision, Facts, JoinTask, NoTask, decide, task_title
 from mailroom.rules.match import ClientRecord, Matched, NewClient, Unmatched
-from mailroom.rules.thread import KnownMessage, ReplyInfo, make_message_id
+from mailroom.rules.thread import NOT_A_REPLY, KnownMessage, ReplyInfo, make_message_id
 
 from .factory import ALIAS, CLIENT, MAILBOX, NOW
 
@@ -21,6 +21,8 @@ OUR_ID = make_message_id(SECRET, "n1", "studio.example")
 SENT = KnownMessage(OUR_ID, conversation_id=4, task_id=40, direction="out")
 NO_TASK_THREAD = KnownMessage("old@client.example", conversation_id=5, task_id=None, direction="in")
 JANE = ClientRecord(9, "Jane Doe", (CLIENT,))
+# Jane's first email, in her conversation 6 with its task 60.
+JANES_MAIL = KnownMessage("jane-1@client.example", conversation_id=6, task_id=60, direction="in", client_id=9)
 
 POLICY = AutoreplyPolicy(
     enabled=True,
@@ -36,7 +38,7 @@ POLICY = AutoreplyPolicy(
 FACTS = Facts(
     candidates=(),
     unknown_sender="create",
-    known={SENT.message_id: SENT, NO_TASK_THREAD.message_id: NO_TASK_THREAD},
+    known={SENT.message_id: SENT, NO_TASK_THREAD.message_id: NO_TASK_THREAD, JANES_MAIL.message_id: JANES_MAIL},
     secret=SECRET,
     create_tasks=True,
     task_type=2,
@@ -46,6 +48,14 @@ FACTS = Facts(
     autoreply=POLICY,
 )
 NEW_TASK = CreateTask(task_type=2, task_status=1, department=3, user=None, title="Wedding photos in June")
+INTERNAL = NoTask("It comes from one of our own addresses: internal mail gets no task.")
+BACKLOG = NoTask("It is dated more than 7 days before this mailbox was first checked: old mail is filed, "
+                 "but opens no task.")
+STAFF = "ann@staff.example"
+CARLOS_ADDR = "carlos@partner.example"
+CARLOS = {"from_addr": Address("Carlos Ruiz", CARLOS_ADDR), "return_path": CARLOS_ADDR, "subject": "Re: Thanks"}
+CARLOS_CLIENT = ClientRecord(11, "Carlos Ruiz", (CARLOS_ADDR,))
+CARLOS_TASK = CreateTask(task_type=2, task_status=1, department=3, user=None, title="Re: Thanks")
 
 
 def with_policy(**changes):
@@ -103,18 +113,60 @@ def with_policy(**changes):
          Unmatched("mailer-daemon@mx.example is an automated sender, so no client was created."),
          ReplyInfo(False, None, None, None, None),
          dataclasses.replace(NEW_TASK, title="Undelivered Mail Returned to Sender"), "null-sender"),
-        # Our own address writing in: no client, though it is filed and tasked as usual.
+        # Our own address writing in: internal mail, filed without a client, task or reply.
         ({"from_addr": Address("Studio", MAILBOX), "return_path": MAILBOX}, {},
-         Unmatched(f"{MAILBOX} is one of our own addresses, so the message is not filed against a client."),
-         ReplyInfo(False, None, None, None, None), NEW_TASK, "own-address"),
+         Unmatched(f"{MAILBOX} is one of our own addresses, so the message is internal: it is not filed "
+                   "against a client.", internal=True),
+         ReplyInfo(False, None, None, None, None), INTERNAL, "own-address"),
+        # So is a staff member's (a user's email is among the own addresses the shell passes).
+        ({"from_addr": Address("Ann Archer", STAFF), "return_path": STAFF}, with_policy(own_addresses=(MAILBOX, STAFF)),
+         Unmatched(f"{STAFF} is one of our own addresses, so the message is internal: it is not filed "
+                   "against a client.", internal=True),
+         ReplyInfo(False, None, None, None, None), INTERNAL, "own-address"),
+        # A staff member answering in a client's thread joins it (it is our side of it).
+        ({"from_addr": Address("Ann Archer", STAFF), "return_path": STAFF, "in_reply_to": (JANES_MAIL.message_id,)},
+         with_policy(own_addresses=(MAILBOX, STAFF)),
+         Unmatched(f"{STAFF} is one of our own addresses, so the message is internal: it is not filed "
+                   "against a client.", internal=True),
+         ReplyInfo(True, 6, 60, JANES_MAIL.message_id, "in-reply-to", 9), JoinTask(60), "own-address"),
+        # Jane answering in her own thread joins it ...
+        ({"in_reply_to": (JANES_MAIL.message_id,)}, {"candidates": (JANE,)}, Matched(9, False, (9,)),
+         ReplyInfo(True, 6, 60, JANES_MAIL.message_id, "in-reply-to", 9), JoinTask(60), "is-reply"),
+        # ... and when her address is shared, she is the one of them whose thread it is.
+        ({"in_reply_to": (JANES_MAIL.message_id,)}, {"candidates": (JANE, ClientRecord(2, "Twin", (CLIENT,)))},
+         Matched(9, True, (2, 9)), ReplyInfo(True, 6, 60, JANES_MAIL.message_id, "in-reply-to", 9),
+         JoinTask(60), "is-reply"),
+        # Another client, or a new sender, answering in Jane's thread starts a conversation of their own.
+        ({"in_reply_to": (JANES_MAIL.message_id,), **CARLOS}, {"candidates": (CARLOS_CLIENT,)},
+         Matched(11, False, (11,)), NOT_A_REPLY, CARLOS_TASK, SendReply),
+        ({"in_reply_to": (JANES_MAIL.message_id,), **CARLOS}, {}, NewClient("Carlos Ruiz", CARLOS_ADDR),
+         NOT_A_REPLY, CARLOS_TASK, SendReply),
+        # An unmatched sender (new senders left unmatched) still joins: no client to split off.
+        ({"in_reply_to": (JANES_MAIL.message_id,), **CARLOS}, {"unknown_sender": "leave_unmatched"},
+         Unmatched(f"No client has the address {CARLOS_ADDR}, and new senders are left unmatched."),
+         ReplyInfo(True, 6, 60, JANES_MAIL.message_id, "in-reply-to", 9), JoinTask(60), "is-reply"),
+        # Mail dated over a week before the mailbox was first checked is its backlog: no task.
+        ({"date": NOW - dt.timedelta(days=400)}, {"first_checked": NOW - dt.timedelta(hours=1)},
+         NewClient("Jane Doe", CLIENT), NOT_A_REPLY, BACKLOG, "too-old"),
+        ({"date": NOW - dt.timedelta(days=8, hours=1)}, {"first_checked": NOW - dt.timedelta(hours=1)},
+         NewClient("Jane Doe", CLIENT), NOT_A_REPLY, BACKLOG, "too-old"),
+        # A week's grace (last Friday's enquiry is work in hand), and undated mail may be new.
+        ({"date": NOW - dt.timedelta(days=6)}, {"first_checked": NOW - dt.timedelta(hours=1)},
+         NewClient("Jane Doe", CLIENT), NOT_A_REPLY, NEW_TASK, "too-old"),
+        ({"date": None}, {"first_checked": NOW - dt.timedelta(hours=1)},
+         NewClient("Jane Doe", CLIENT), NOT_A_REPLY, NEW_TASK, "no-date"),
+        # Mail that arrives after the mailbox was connected is not backlog, however old the mailbox.
+        ({}, {"first_checked": NOW - dt.timedelta(days=900)}, NewClient("Jane Doe", CLIENT), NOT_A_REPLY,
+         NEW_TASK, SendReply),
     ],
 )
 def test_decide(make_msg, msg_overrides, fact_overrides, client, reply, task, autoreply):
-    decision = decide(make_msg(**msg_overrides), dataclasses.replace(FACTS, **fact_overrides))
+    msg = make_msg(**msg_overrides)
+    decision = decide(msg, dataclasses.replace(FACTS, **fact_overrides))
     assert isinstance(decision, Decision)
     assert (decision.client, decision.reply, decision.task) == (client, reply, task)
     if autoreply is SendReply:
-        assert decision.autoreply == SendReply(CLIENT, MAILBOX, decision.autoreply.reason)
+        assert decision.autoreply == SendReply(msg.return_path, MAILBOX, decision.autoreply.reason)
     else:
         assert isinstance(decision.autoreply, Skip) and decision.autoreply.rule == autoreply
 
@@ -132,6 +184,14 @@ def test_decide(make_msg, msg_overrides, fact_overrides, client, reply, task, au
 )
 def test_task_title(make_msg, subject, sender, title):
     assert task_title(make_msg(subject=subject, from_addr=sender)) == title
+
+
+def test_a_reply_in_another_client_s_thread_says_which_thread_it_named(make_msg):
+    carlos = make_msg(in_reply_to=(JANES_MAIL.message_id,), **CARLOS)
+    assert decide(carlos, FACTS).note == ("It replies to conversation 6 of another client, so it starts a "
+                                          "conversation of its own.")
+    assert decide(make_msg(in_reply_to=(JANES_MAIL.message_id,)), dataclasses.replace(FACTS, candidates=(JANE,))
+                  ).note is None
 
 
 def test_the_secret_stays_out_of_reprs():

@@ -49,21 +49,26 @@ def test_match_client(sender, candidates, setting, expected):
     assert match_client(sender, candidates, setting) == expected
 
 
-OWN = frozenset({"hello@studio.example", "bookings@studio.example", "smtp-out@studio.example"})
+OWN = frozenset({"hello@studio.example", "bookings@studio.example", "smtp-out@studio.example", "ann@staff.example"})
+
+
+def internal(email: str) -> Unmatched:
+    return Unmatched(f"{email} is one of our own addresses, so the message is internal: it is not filed "
+                     "against a client.", internal=True)
 
 
 @pytest.mark.parametrize(
     ("sender", "candidates", "expected"),
     [
-        # The studio's own address never becomes a client ...
-        (Address("Studio", "hello@studio.example"), [], Unmatched(
-            "hello@studio.example is one of our own addresses, so the message is not filed against a client.")),
-        (Address("", "Bookings@Studio.example"), [], Unmatched(
-            "bookings@studio.example is one of our own addresses, so the message is not filed against a client.")),
+        # The studio's own address never becomes a client: its mail is internal ...
+        (Address("Studio", "hello@studio.example"), [], internal("hello@studio.example")),
+        (Address("", "Bookings@Studio.example"), [], internal("bookings@studio.example")),
+        # ... also with a +detail (RFC 5233), and a staff member's address (a user's email) ...
+        (Address("", "hello+test@studio.example"), [], internal("hello+test@studio.example")),
+        (Address("Ann Archer", "Ann@Staff.example"), [], internal("ann@staff.example")),
         # ... nor is filed against a client that wrongly holds it.
         (Address("", "smtp-out@studio.example"), [ClientRecord(4, "Oops", ("smtp-out@studio.example",))],
-         Unmatched("smtp-out@studio.example is one of our own addresses, so the message is not filed "
-                   "against a client.")),
+         internal("smtp-out@studio.example")),
         # Near misses: another address at our domain, and a client's own address.
         (Address("Ann", "ann@studio.example"), [], NewClient("Ann", "ann@studio.example")),
         (JANE, [ANN], Matched(7, False, (7,))),
@@ -71,6 +76,32 @@ OWN = frozenset({"hello@studio.example", "bookings@studio.example", "smtp-out@st
 )
 def test_our_own_addresses_never_become_clients(sender, candidates, expected):
     assert match_client(sender, candidates, "create", OWN) == expected
+
+
+JANE_PLUS = Address("Jane", "Jane.Doe+Photos@client.example")
+PLAIN_JANE = ClientRecord(7, "Jane", ("jane.doe@client.example",))
+TAGGED_JANE = ClientRecord(9, "Jane (photos)", ("jane.doe+photos@client.example",))
+
+
+@pytest.mark.parametrize(
+    ("sender", "candidates", "expected"),
+    [
+        # The shell passes the owners of jane.doe@ for jane.doe+photos@: the same person.
+        (JANE_PLUS, [PLAIN_JANE], Matched(7, False, (7,))),
+        # A client holding the tagged address itself wins over the untagged one.
+        (JANE_PLUS, [PLAIN_JANE, TAGGED_JANE], Matched(9, False, (9,))),
+        (JANE_PLUS, [], NewClient("Jane", "jane.doe+photos@client.example")),
+    ],
+)
+def test_a_subaddress_is_its_owner(sender, candidates, expected):
+    assert match_client(sender, candidates, "create") == expected
+
+
+def test_automated_mail_never_makes_a_client_but_a_client_s_is_still_theirs():
+    why = "The message is marked Auto-Submitted: auto-replied."
+    assert match_client(JANE, [], "create", automated=why) == Unmatched(
+        f"{why} Automated mail from jane.doe@client.example does not create a client.")
+    assert match_client(JANE, [ANN], "create", automated=why) == Matched(7, False, (7,))
 
 
 @pytest.mark.parametrize(
