@@ -138,7 +138,11 @@ class Pop3Client:
 
     def _wrap(self, sock: socket.socket) -> socket.socket:
         ep = self.ep
-        ctx = client_context(ep.ca_file)
+        try:
+            ctx = client_context(ep.ca_file)
+        except MailroomError:           # an unreadable CA file: the connection is of no use
+            sock.close()
+            raise
         try:
             # The handshake as a whole is bounded by the socket timeout (ssl keeps one
             # deadline across its reads), so a trickling handshake cannot stall either.

@@ -172,9 +172,16 @@ def _connect_to(ep: Endpoint, smtp: smtplib.SMTP) -> None:
         # No greeting (cut, or none in time): a port that expects SSL at once behaves so.
         if expects_ssl(ep):
             raise diagnose.timeout_error(ep, speaks_tls=True) from None
-        if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib turns a read that timed out into SMTPServerDisconnected; the server was
+        # silent, not cut off (nor slow: it said nothing at all).
+        timed_out = isinstance(exc.__context__, (TimeoutError, socket.timeout))
+        if isinstance(exc, smtplib.SMTPServerDisconnected) and not timed_out:
             raise diagnose.connection_lost(ep, exc) from None
         raise diagnose.timeout_error(ep) from None
+    except smtplib.SMTPResponseException as exc:
+        # Before OSError, which smtplib's exceptions derive from: the server did answer.
+        reply = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        raise diagnose.not_smtp(ep, exc.smtp_code, reply) from None
     except (OSError, ssl.SSLError) as exc:
         raise diagnose.diagnose_socket(ep, exc) from None
     except smtplib.SMTPException as exc:

@@ -85,8 +85,15 @@ def _with_ca_file(ctx: ssl.SSLContext, ca_file: str | None) -> ssl.SSLContext:
     if ca_file:
         try:
             ctx.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConnectError(f"The CA file {ca_file} could not be read: {exc.strerror or exc}",
+        except ssl.SSLError:
+            # OpenSSL's own text ("[X509: NO_CERTIFICATE_OR_CRL_FOUND] ... (_ssl.c:4154)") means
+            # nothing to the reader: the file is there, but holds no certificate OpenSSL can use.
+            raise ConnectError(f"The CA file {ca_file} does not hold a certificate Mailroom can use. Give the "
+                               "file of the server's CA certificate in PEM format (it begins with "
+                               '"-----BEGIN CERTIFICATE-----"), or leave the field empty.',
+                               kind="certificate", field="ca_file") from None
+        except OSError as exc:
+            raise ConnectError(f"The CA file {ca_file} could not be read: {exc.strerror or exc}.",
                                kind="certificate", field="ca_file") from None
     return ctx
 

@@ -20,6 +20,10 @@ from mailroom.model import CertificateFacts, Endpoint
 from mailroom.settings.fields import default_port
 
 _NAMES = {"pop3": "POP3", "smtp": "SMTP"}
+# The end of a background check's message where waiting helps; a test the user runs
+# says what to do instead (`worded_for_test`).
+AGAIN = "Mailroom will try again."
+TEST_AGAIN = "Test again in a moment; if it fails again, check the server name and the port."
 
 
 def _where(ep: Endpoint) -> str:
@@ -55,7 +59,7 @@ def timeout_error(ep: Endpoint, *, speaks_tls: bool = False) -> MailroomError:
 
 def too_slow(ep: Endpoint, seconds: float) -> MailroomError:
     return ConnectError(f"{_where(ep)} answers too slowly: one command took more than {seconds:.0f} seconds "
-                        "and was stopped. Mailroom will try again.", kind="timeout", field=None)
+                        f"and was stopped. {AGAIN}", kind="timeout", field=None)
 
 
 def tls_error(ep: Endpoint, exc: Exception, cert: CertificateFacts | None = None) -> MailroomError:
@@ -113,14 +117,31 @@ def duplicate_uidl(ep: Endpoint, uid: str, count: int) -> MailroomError:
                          kind="uidl", field="host")
 
 
+def not_smtp(ep: Endpoint, code: int, reply: str) -> MailroomError:
+    """The server's first words were not an SMTP greeting (RFC 5321 §4.2: "220"): another
+    kind of server (a POP3 server says "+OK"), or an SMTP server that will not serve us."""
+    said = printable(reply.strip())[:200]
+    if code < 0:      # smtplib's code when the line does not start with three digits
+        return ProtocolError(f'{_where(ep)} answered, but not as an SMTP (outgoing mail) server ("{said}"). '
+                             f"Check the port ({_usual_port(ep)}) and the server name.", kind="protocol",
+                             field="port")
+    return ConnectError(f'{_where(ep)} refused to serve Mailroom: "{code} {said}".', kind="connect", field="host")
+
+
+def worded_for_test(message: str) -> str:
+    """A failure's message as the result of a test the user is waiting on: the user runs
+    the next try, so no promise that Mailroom will try again."""
+    return message.replace(AGAIN, TEST_AGAIN)
+
+
 def server_answered(ep: Endpoint, reply: str) -> str:
     """`host answered: <reply>` for an error message, the reply made printable."""
     return f"{ep.host} answered: {printable(reply)}"
 
 
 def connection_lost(ep: Endpoint, exc: Exception) -> MailroomError:
-    return ConnectError(f"The connection to {_where(ep)} was lost ({type(exc).__name__}). "
-                        "Mailroom will try again.", kind="connect", field=None)
+    return ConnectError(f"The connection to {_where(ep)} was lost ({type(exc).__name__}). {AGAIN}",
+                        kind="connect", field=None)
 
 
 def diagnose_socket(ep: Endpoint, exc: BaseException) -> MailroomError:
