@@ -47,7 +47,7 @@ Account = str | int          # "outgoing", or a mailbox id
 NEW_MESSAGES_SHOWN = 5
 # Seconds a connection test the user waits on (the page's OK and Send Test Email) gives a
 # server: shorter than the background checks' timeout, since someone is watching it.
-TEST_TIMEOUT = 15.0
+TEST_TIMEOUT = 10.0
 
 
 class Controller:

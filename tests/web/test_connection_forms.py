@@ -21,13 +21,8 @@ from tests.servers.scripted import ScriptedSmtp, closed_port, silent_port
 from tests.web import mailset
 from tests.web.conftest import INSTANCE_KEY, PORT, PageClient, log_in, wait_until
 from tests.web.test_records import THANKS
-from tests.web.test_views import field_block, form_data
+from tests.web.test_views import field_block, form_data, top_of
 from web import create_app
-
-
-def top_of(text: str) -> str:
-    """What the page shows above its form (where a test's result belongs)."""
-    return text[text.index('<main id="main">'):text.index('<form method="post" class="settings"')]
 
 
 def unreachable_box(controller, description: str) -> dict:

@@ -52,6 +52,11 @@ def form_data(entry: dict) -> dict:
     return out
 
 
+def top_of(text: str) -> str:
+    """What the page shows above its settings form (where a test's result belongs)."""
+    return text[text.index('<main id="main">'):text.index('<form method="post" class="settings"')]
+
+
 def field_block(text: str, name: str) -> str:
     """The markup of one field's block (label, input, help, error)."""
     start = text.index(f'id="{name}-field"')
@@ -126,11 +131,11 @@ def test_send_test_email_shows_the_result_at_the_top(page, controller, configure
     data = form_data(controller.settings()["outgoing"])
     response = page.submit("/outgoing", {**data, "action": "test", "test_to": "ann@example.com"},
                            follow_redirects=True)
-    flashed = response.text[response.text.index('<main id="main">'):response.text.index('<form method="post" class="settings"')]
+    flashed = top_of(response.text)
     assert 'class="flash ok"' in flashed and "A test email was sent to ann@example.com" in flashed
     assert len(smtp.capture.messages) == 1
     response = page.submit("/outgoing", {**data, "action": "test", "password": "wrong"})
-    top = response.text[response.text.index('<main id="main">'):response.text.index('<form method="post" class="settings"')]
+    top = top_of(response.text)
     assert 'id="test-result"' in top and "The test email was not sent" in top
     assert 'role="alert"' in field_block(response.text, "password")          # the field to fix is marked
     assert len(smtp.capture.messages) == 1
