@@ -11,6 +11,7 @@ through `printable`: its control characters never reach a message.
 
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 
@@ -43,6 +44,10 @@ def dns_error(ep: Endpoint) -> MailroomError:
 
 
 def refused_error(ep: Endpoint, exc: OSError) -> MailroomError:
+    if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        # No route to the server at all: the name (or this computer's network) is at fault, not the port.
+        return ConnectError(f"{ep.host} cannot be reached from this computer (there is no route to it). Check "
+                            "the server name, and that this computer is online.", kind="connect", field="host")
     why = "refused the connection" if isinstance(exc, ConnectionRefusedError) else "could not be reached"
     return ConnectError(f"Nothing answers at {_where(ep)}: the server {why}. Check the port "
                         f"({_usual_port(ep)}).", kind="connect", field="port")
