@@ -94,6 +94,7 @@
       var row = button.closest(".buttons");
       if (row) { row.after(status); }
       status.hidden = false;
+      status.scrollIntoView({ block: "nearest" });
     });
     // Back to this page from the browser's history: the test is over.
     window.addEventListener("pageshow", function () {

@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from mailroom.errors import MailroomError, SendError
 from mailroom.logs import printable
 from mailroom.mail.deadline import Watchdog, budget
-from mailroom.mail.tls import client_context, expects_ssl, peek_certificate
+from mailroom.mail.tls import client_context, expects_ssl, peek_certificate, plain_greeting
 from mailroom.model import Endpoint
 from mailroom.rules import diagnose
 
@@ -182,7 +182,11 @@ def _connect_to(ep: Endpoint, smtp: smtplib.SMTP) -> None:
         # Before OSError, which smtplib's exceptions derive from: the server did answer.
         reply = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         raise diagnose.not_smtp(ep, exc.smtp_code, reply) from None
-    except (OSError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:
+        if ep.security == "ssl":            # plain text came back: from which kind of server?
+            raise diagnose.answered_in_plain_text(ep, exc, plain_greeting(ep.host, ep.port, ep.timeout)) from None
+        raise diagnose.tls_error(ep, exc) from None
+    except OSError as exc:
         raise diagnose.diagnose_socket(ep, exc) from None
     except smtplib.SMTPException as exc:
         raise diagnose.connection_lost(ep, exc) from None

@@ -22,6 +22,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 
 import truststore
 from cryptography import x509
@@ -136,6 +137,26 @@ def peek_certificate(sock: socket.socket, host: str) -> CertificateFacts | None:
     except (OSError, ssl.SSLError):
         return None
     return describe_certificate(der) if der else None
+
+
+def plain_greeting(host: str, port: int, timeout: float) -> str | None:
+    """The first line a port sends on a plain connection, or None (silence, or nothing
+    readable in time). Asked when an SSL handshake failed because the server answered in
+    plain text: is it another kind of server? Nothing is sent over the connection."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            while b"\n" not in data and len(data) < 512:       # a greeting is one short line
+                raw.settimeout(max(deadline - time.monotonic(), 0.01))
+                chunk = raw.recv(512)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        pass
+    line = data.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    return line or None
 
 
 def expects_ssl(ep: Endpoint) -> bool:

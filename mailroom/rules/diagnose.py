@@ -86,6 +86,21 @@ def tls_error(ep: Endpoint, exc: Exception, cert: CertificateFacts | None = None
                         "setting and the port.", kind="tls", field="security")
 
 
+_GREETING = {"pop3": "+OK", "smtp": "220"}      # RFC 1939 §4, RFC 5321 §4.2
+_A_SERVER = {"pop3": "a POP3 (incoming mail) server", "smtp": "an SMTP (outgoing mail) server"}
+
+
+def answered_in_plain_text(ep: Endpoint, exc: Exception, greeting: str | None) -> MailroomError:
+    """SSL was chosen and the server answered in plain text, its first line `greeting`:
+    another kind of server on that port (an SMTP server where POP3 was meant), or this
+    protocol without SSL (`tls_error` advises STARTTLS or the SSL port)."""
+    if greeting and not greeting.startswith(_GREETING.get(ep.protocol, "")):
+        return ProtocolError(f'{_where(ep)} is not {_A_SERVER.get(ep.protocol, "a mail server")}: it answered '
+                             f'"{printable(greeting)[:80]}". Check the server name and the port '
+                             f"({_usual_port(ep)}).", kind="protocol", field="port")
+    return tls_error(ep, exc)
+
+
 def starttls_missing(ep: Endpoint) -> MailroomError:
     verb = "STLS" if ep.protocol == "pop3" else "STARTTLS"
     return ConnectError(f"{_where(ep)} does not offer {verb}, so the password would travel as plain "

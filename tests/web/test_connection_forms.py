@@ -7,6 +7,7 @@ as tests; a working account sends what waited in the outbox."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import keyring
@@ -242,6 +243,18 @@ def test_an_smtp_test_against_a_pop3_port_says_who_answered(page, controller, co
     response = page.submit("/outgoing", out)
     block = field_block(response.text, "port")
     assert "answered, but not as an SMTP" in block and "Nothing answers" not in response.text
+
+
+def test_ssl_against_another_kind_of_server_names_it_not_starttls(page, controller, configure, dovecot, smtp):
+    configure()
+    out = {**form_data(controller.settings()["outgoing"]), "port": str(dovecot.pop3_port), "security": "ssl"}
+    block = html.unescape(field_block(page.submit("/outgoing", out).text, "port"))
+    assert 'is not an SMTP (outgoing mail) server: it answered "+OK' in block
+    box = {**form_data(controller.settings()["mailboxes"][0]), "port": str(smtp.submission_port), "security": "ssl"}
+    response = page.submit("/mailboxes/edit/Studio", box)
+    block = html.unescape(field_block(response.text, "port"))
+    assert 'is not a POP3 (incoming mail) server: it answered "220' in block
+    assert "Choose STARTTLS" not in response.text
 
 
 @pytest.mark.parametrize("form", ["/outgoing", "/mailboxes/edit/Studio"])
