@@ -3,7 +3,8 @@
 The stdlib's POP3_SSL/SMTP_SSL default context does not verify certificates; ours
 always does (SECURITY.md #15): the OS store, plus an optional per-account CA file.
 `peek_certificate` exists only to *describe* a certificate that already failed
-verification (its issuer, for the error message).
+verification (its issuer, for the error message), and `plain_greeting` only to name
+the kind of server that answered an SSL handshake in plain text.
 
 A client context is made once per CA file and shared (it is never changed after it
 is made, so sharing it between threads is safe, and no verification setting can leak

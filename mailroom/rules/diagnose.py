@@ -2,9 +2,10 @@
 
 Pure: takes the exception (or what a server said), the endpoint and the facts the
 shell gathered, returns a MailroomError with `kind` (dns, connect, timeout, tls,
-certificate, starttls, auth, uidl) and `field` (host, port, security, username,
+certificate, starttls, auth, uidl, protocol) and `field` (host, port, security, username,
 password, ca_file). The clients in mailroom/mail/ (pop3.py, smtp.py) gather the facts
-(where it failed, a peeked certificate, whether the port speaks TLS); this module only
+(where it failed, a peeked certificate, whether the port speaks TLS, what it says in
+plain text); this module only
 decides the words, so every case is table-tested. Whatever a server said is quoted
 through `printable`: its control characters never reach a message.
 """
