@@ -68,8 +68,9 @@ class Context:
                         username=box.username or box.email, domain=box.domain or "",
                         ca_file=expand_path(box.ca_file), timeout=self.timeout)
 
-    def outgoing_endpoint(self) -> Endpoint:
-        out = self.settings()["outgoing"]
+    def outgoing_endpoint(self, out: dict | None = None) -> Endpoint:
+        """The saved outgoing account's endpoint, or that of the (validated) settings `out`."""
+        out = self.settings()["outgoing"] if out is None else out
         if not out.get("host"):
             raise ConfigError("No outgoing (SMTP) server is set up, so Mailroom cannot send email.",
                               field="host", fix=Fix("outgoing", "host"))

@@ -44,14 +44,19 @@ log = logging.getLogger("mailroom.controller")
 
 Account = str | int          # "outgoing", or a mailbox id
 NEW_MESSAGES_SHOWN = 5
+# Seconds a connection test the user waits on (the page's OK and Send Test Email) gives a
+# server: shorter than the background checks' timeout, since someone is watching it.
+TEST_TIMEOUT = 10.0
 
 
 class Controller:
     """The opened app: settings, passwords, checks, and (after `start`) the worker."""
 
-    def __init__(self, ctx: Context, *, clock: Callable[[], dt.datetime] = utcnow):
+    def __init__(self, ctx: Context, *, clock: Callable[[], dt.datetime] = utcnow,
+                 test_timeout: float = TEST_TIMEOUT):
         self.ctx = ctx
         self.clock = clock
+        self.test_timeout = test_timeout
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[Status], None]] = []
         self._worker = None
@@ -333,6 +338,30 @@ class Controller:
         self._validate(doc, entry_path, self.ctx.settings())
         return []
 
+    def save_mailbox(self, values: dict[str, Any], key: str | None = None, password: str | None = None) -> list[str]:
+        """`save_entry` for a mailbox, with its `password` stored in the same step, then checked at once.
+
+        The password goes to the keyring inside the transaction that adds the mailbox:
+        the worker starts a new mailbox's first check as soon as it can see it, and
+        must never find it without its password. Then (when the worker runs) the
+        mailbox is checked now, so its state shows these settings, not the last ones.
+        """
+        doc, entry_path, renames = self._place("mailboxes", values, key)
+        index = int(entry_path.removeprefix("mailboxes[").removesuffix("]")) - 1
+
+        saved: list[int] = []
+
+        def store_password(conn, canonical: Document) -> None:
+            saved.append(mailboxes.find_id(conn, canonical["mailboxes"][index]["description"]))
+            if password:
+                self.set_password(saved[0], password)
+
+        warnings = self._save(doc, entry_path=entry_path, renames=renames, before_commit=store_password)
+        worker = self._worker
+        if worker is not None:
+            worker.check_now(saved[0])
+        return warnings
+
     def _place(self, section: str, values: dict[str, Any], key: str | None):
         """The settings with `values` added (or put in place of `key`), its path, and the renames."""
         spec = SECTION[section]
@@ -383,11 +412,14 @@ class Controller:
                      if c.section == section and c.action == "removed"), "")
 
     def _save(self, doc: Document, *, entry_path: str | None = None, removing: tuple[str, str] | None = None,
-              renames: dict[str, dict[str, str]] | None = None) -> list[str]:
+              renames: dict[str, dict[str, str]] | None = None,
+              before_commit: Callable[[Any, Document], None] | None = None) -> list[str]:
         from mailroom.settings import repo
 
         canonical, warnings = self._validate(doc, entry_path, self.ctx.settings())
-        plan = repo.save(self.ctx.engine, canonical, renames=renames, prune=removing is not None)
+        hook = (lambda conn: before_commit(conn, canonical)) if before_commit is not None else None
+        plan = repo.save(self.ctx.engine, canonical, renames=renames, prune=removing is not None,
+                         before_commit=hook)
         for problem in self._forget_removed_passwords(plan):
             log.warning("%s", problem)
         self._settings_changed()
@@ -548,7 +580,8 @@ class Controller:
     # --- checks -----------------------------------------------------------------------
     def test_mailbox(self, entry: dict[str, Any], password: str | None = None, *,
                      key: str | None = None) -> CheckResult:
-        """Connect, log in and list with settings that need not be saved yet.
+        """Connect, log in and list with settings that need not be saved yet: a test the
+        user waits on (`test_timeout`, and worded as a test's result).
 
         Without `password`, the saved password of the mailbox `key` (the description it
         is saved under, which the form may be renaming) or of the entry's description is
@@ -564,13 +597,68 @@ class Controller:
             if mailbox_id is None:
                 raise ConfigError("Enter the password to test this email box.", field="password")
             password = self.ctx.secrets.require(self._account(mailbox_id), f'mailbox "{box.description}"')
-        return probe_mailbox(self.ctx, box, password)
+        return self._as_test(lambda timeout: probe_mailbox(self.ctx, box, password, timeout=timeout))
+
+    def _as_test(self, check: Callable[[float], CheckResult]) -> CheckResult:
+        """Run `check(timeout)` as a test the user waits on: the shorter timeout, and a failure
+        worded for a test (the user tests again; no "Mailroom will try again")."""
+        from mailroom.rules.diagnose import worded_for_test
+
+        try:
+            return check(min(self.ctx.timeout, self.test_timeout))
+        except MailroomError as exc:
+            exc.message = worded_for_test(exc.message)
+            exc.args = (exc.message,)
+            raise
 
     def send_test_email(self, to: str | None = None) -> CheckResult:
         """Send the *Send Test Email* message through the saved outgoing account."""
         from mailroom.checks import send_test_email
 
         return send_test_email(self.ctx, to)
+
+    # --- the outgoing account, as the page's form edits it ------------------------------
+    def check_outgoing(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The outgoing settings `values` as validation completes them; saves nothing.
+
+        ConfigError naming each bad field, and the server name when there is none (an
+        account without one sends nothing, so a form saving it is a mistake).
+        """
+        doc = self.ctx.settings()
+        doc["outgoing"] = dict(values)
+        canonical, _warnings = self._validate(doc, "outgoing")
+        out = canonical["outgoing"]
+        if not out.get("host"):
+            raise ConfigError("Enter the name of the SMTP server (for example smtp.gmail.com): without it "
+                              "Mailroom cannot send auto-replies.", field="host")
+        return out
+
+    def test_outgoing(self, values: dict[str, Any], password: str | None = None, *, send: bool = False,
+                      to: str | None = None) -> CheckResult:
+        """Test outgoing settings that need not be saved yet: connect, secure and log in
+        (with `password`, else the saved one); with `send`, also send the test email (to
+        `to`, else the account's own address). A test the user waits on, as `test_mailbox`."""
+        from mailroom.checks import probe_outgoing, send_test_email
+
+        out = self.check_outgoing(values)
+        if send:
+            return self._as_test(lambda timeout: send_test_email(self.ctx, to, out=out, password=password,
+                                                                 timeout=timeout))
+        return self._as_test(lambda timeout: probe_outgoing(self.ctx, out, password, timeout=timeout))
+
+    def save_outgoing(self, values: dict[str, Any], password: str | None = None) -> list[str]:
+        """Save the outgoing account and (when given) its password in one step; then the
+        auto-replies waiting for a working account are sent at once (and a stale error clears)."""
+        self.check_outgoing(values)
+        doc = self.ctx.settings()
+        doc["outgoing"] = dict(values)
+
+        def store_password(_conn, _canonical: Document) -> None:
+            self.set_password("outgoing", password)
+
+        warnings = self._save(doc, entry_path="outgoing", before_commit=store_password if password else None)
+        self._send_soon()
+        return warnings
 
     def check_mailbox(self, mailbox_id: int) -> CheckResult:
         """Connect to a saved mailbox with its saved password, log in and list."""

@@ -1,6 +1,7 @@
 // Mailroom's own small script. Every form works without it; it only adds a live
-// dashboard, provider presets filled in as they are chosen, user and status lists
-// narrowed to the chosen department or task type, and the template's live preview.
+// dashboard, provider presets filled in as they are chosen, "Testing…" while a
+// connection test runs, user and status lists narrowed to the chosen department or
+// task type, and the template's live preview.
 // No inline code (the page's Content-Security-Policy forbids it) and nothing from elsewhere.
 (function () {
   "use strict";
@@ -29,6 +30,8 @@
       if (el.tagName === "P") { el.hidden = !text; }
       var holder = el.closest("[data-show]");
       if (holder) { holder.hidden = !text; }
+      var wrap = el.closest("[data-show-with]");
+      if (wrap) { wrap.hidden = !text; }
     };
     var apply = function (s) {
       var rows = document.querySelectorAll("tr[data-mailbox]");
@@ -88,6 +91,27 @@
         form.elements.security.value = o.getAttribute("data-security");
       }
       notes();
+    });
+  });
+
+  // --- a connection test takes a while: say so next to the button, and take no second click ---
+  document.querySelectorAll("form[data-busy-form]").forEach(function (form) {
+    var status = form.querySelector("[data-busy-status]");
+    form.addEventListener("submit", function (event) {
+      var button = event.submitter;
+      if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+      if (!button || !button.hasAttribute("data-busy") || !status) { return; }
+      form.setAttribute("aria-busy", "true");
+      status.textContent = button.getAttribute("data-busy");
+      var row = button.closest(".buttons");
+      if (row) { row.after(status); }
+      status.hidden = false;
+      status.scrollIntoView({ block: "nearest" });
+    });
+    // Back to this page from the browser's history: the test is over.
+    window.addEventListener("pageshow", function () {
+      form.removeAttribute("aria-busy");
+      if (status) { status.hidden = true; }
     });
   });
 

@@ -37,7 +37,7 @@ from typing import BinaryIO
 from mailroom.errors import ConfigError, MailroomError, ProtocolError
 from mailroom.mail.connector import MessageRejected, Spooled
 from mailroom.mail.deadline import MIN_RATE
-from mailroom.mail.tls import client_context, expects_ssl, peek_certificate
+from mailroom.mail.tls import client_context, expects_ssl, peek_certificate, plain_greeting
 from mailroom.model import Endpoint
 from mailroom.rules import diagnose
 
@@ -138,7 +138,11 @@ class Pop3Client:
 
     def _wrap(self, sock: socket.socket) -> socket.socket:
         ep = self.ep
-        ctx = client_context(ep.ca_file)
+        try:
+            ctx = client_context(ep.ca_file)
+        except MailroomError:           # an unreadable CA file: the connection is of no use
+            sock.close()
+            raise
         try:
             # The handshake as a whole is bounded by the socket timeout (ssl keeps one
             # deadline across its reads), so a trickling handshake cannot stall either.
@@ -150,7 +154,12 @@ class Pop3Client:
         except (TimeoutError, socket.timeout):
             sock.close()
             raise diagnose.timeout_error(ep) from None
-        except (ssl.SSLError, ConnectionResetError, OSError) as exc:
+        except ssl.SSLError as exc:
+            sock.close()
+            if ep.security == "ssl":        # plain text came back: from which kind of server?
+                raise diagnose.answered_in_plain_text(ep, exc, plain_greeting(ep.host, ep.port, ep.timeout)) from None
+            raise diagnose.tls_error(ep, exc) from None
+        except (ConnectionResetError, OSError) as exc:
             sock.close()
             raise diagnose.tls_error(ep, exc) from None
 

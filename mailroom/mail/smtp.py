@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from mailroom.errors import MailroomError, SendError
 from mailroom.logs import printable
 from mailroom.mail.deadline import Watchdog, budget
-from mailroom.mail.tls import client_context, expects_ssl, peek_certificate
+from mailroom.mail.tls import client_context, expects_ssl, peek_certificate, plain_greeting
 from mailroom.model import Endpoint
 from mailroom.rules import diagnose
 
@@ -172,10 +172,21 @@ def _connect_to(ep: Endpoint, smtp: smtplib.SMTP) -> None:
         # No greeting (cut, or none in time): a port that expects SSL at once behaves so.
         if expects_ssl(ep):
             raise diagnose.timeout_error(ep, speaks_tls=True) from None
-        if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib turns a read that timed out into SMTPServerDisconnected; the server was
+        # silent, not cut off (nor slow: it said nothing at all).
+        timed_out = isinstance(exc.__context__, (TimeoutError, socket.timeout))
+        if isinstance(exc, smtplib.SMTPServerDisconnected) and not timed_out:
             raise diagnose.connection_lost(ep, exc) from None
         raise diagnose.timeout_error(ep) from None
-    except (OSError, ssl.SSLError) as exc:
+    except smtplib.SMTPResponseException as exc:
+        # Before OSError, which smtplib's exceptions derive from: the server did answer.
+        reply = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        raise diagnose.not_smtp(ep, exc.smtp_code, reply) from None
+    except ssl.SSLError as exc:
+        if ep.security == "ssl":            # plain text came back: from which kind of server?
+            raise diagnose.answered_in_plain_text(ep, exc, plain_greeting(ep.host, ep.port, ep.timeout)) from None
+        raise diagnose.tls_error(ep, exc) from None
+    except OSError as exc:
         raise diagnose.diagnose_socket(ep, exc) from None
     except smtplib.SMTPException as exc:
         raise diagnose.connection_lost(ep, exc) from None

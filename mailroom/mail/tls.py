@@ -3,7 +3,8 @@
 The stdlib's POP3_SSL/SMTP_SSL default context does not verify certificates; ours
 always does (SECURITY.md #15): the OS store, plus an optional per-account CA file.
 `peek_certificate` exists only to *describe* a certificate that already failed
-verification (its issuer, for the error message).
+verification (its issuer, for the error message), and `plain_greeting` only to name
+the kind of server that answered an SSL handshake in plain text.
 
 A client context is made once per CA file and shared (it is never changed after it
 is made, so sharing it between threads is safe, and no verification setting can leak
@@ -22,6 +23,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 
 import truststore
 from cryptography import x509
@@ -85,8 +87,15 @@ def _with_ca_file(ctx: ssl.SSLContext, ca_file: str | None) -> ssl.SSLContext:
     if ca_file:
         try:
             ctx.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConnectError(f"The CA file {ca_file} could not be read: {exc.strerror or exc}",
+        except ssl.SSLError:
+            # OpenSSL's own text ("[X509: NO_CERTIFICATE_OR_CRL_FOUND] ... (_ssl.c:4154)") means
+            # nothing to the reader: the file is there, but holds no certificate OpenSSL can use.
+            raise ConnectError(f"The CA file {ca_file} does not hold a certificate Mailroom can use. Give the "
+                               "file of the server's CA certificate in PEM format (it begins with "
+                               '"-----BEGIN CERTIFICATE-----"), or leave the field empty.',
+                               kind="certificate", field="ca_file") from None
+        except OSError as exc:
+            raise ConnectError(f"The CA file {ca_file} could not be read: {exc.strerror or exc}.",
                                kind="certificate", field="ca_file") from None
     return ctx
 
@@ -129,6 +138,26 @@ def peek_certificate(sock: socket.socket, host: str) -> CertificateFacts | None:
     except (OSError, ssl.SSLError):
         return None
     return describe_certificate(der) if der else None
+
+
+def plain_greeting(host: str, port: int, timeout: float) -> str | None:
+    """The first line a port sends on a plain connection, or None (silence, or nothing
+    readable in time). Asked when an SSL handshake failed because the server answered in
+    plain text: is it another kind of server? Nothing is sent over the connection."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            while b"\n" not in data and len(data) < 512:       # a greeting is one short line
+                raw.settimeout(max(deadline - time.monotonic(), 0.01))
+                chunk = raw.recv(512)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        pass
+    line = data.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    return line or None
 
 
 def expects_ssl(ep: Endpoint) -> bool:

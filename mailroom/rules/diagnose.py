@@ -2,15 +2,17 @@
 
 Pure: takes the exception (or what a server said), the endpoint and the facts the
 shell gathered, returns a MailroomError with `kind` (dns, connect, timeout, tls,
-certificate, starttls, auth, uidl) and `field` (host, port, security, username,
+certificate, starttls, auth, uidl, protocol) and `field` (host, port, security, username,
 password, ca_file). The clients in mailroom/mail/ (pop3.py, smtp.py) gather the facts
-(where it failed, a peeked certificate, whether the port speaks TLS); this module only
+(where it failed, a peeked certificate, whether the port speaks TLS, what it says in
+plain text); this module only
 decides the words, so every case is table-tested. Whatever a server said is quoted
 through `printable`: its control characters never reach a message.
 """
 
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 
@@ -20,6 +22,10 @@ from mailroom.model import CertificateFacts, Endpoint
 from mailroom.settings.fields import default_port
 
 _NAMES = {"pop3": "POP3", "smtp": "SMTP"}
+# The end of a background check's message where waiting helps; a test the user runs
+# says what to do instead (`worded_for_test`).
+AGAIN = "Mailroom will try again."
+TEST_AGAIN = "Test again in a moment; if it fails again, check the server name and the port."
 
 
 def _where(ep: Endpoint) -> str:
@@ -39,6 +45,10 @@ def dns_error(ep: Endpoint) -> MailroomError:
 
 
 def refused_error(ep: Endpoint, exc: OSError) -> MailroomError:
+    if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        # No route to the server at all: the name (or this computer's network) is at fault, not the port.
+        return ConnectError(f"{ep.host} cannot be reached from this computer (there is no route to it). Check "
+                            "the server name, and that this computer is online.", kind="connect", field="host")
     why = "refused the connection" if isinstance(exc, ConnectionRefusedError) else "could not be reached"
     return ConnectError(f"Nothing answers at {_where(ep)}: the server {why}. Check the port "
                         f"({_usual_port(ep)}).", kind="connect", field="port")
@@ -55,7 +65,7 @@ def timeout_error(ep: Endpoint, *, speaks_tls: bool = False) -> MailroomError:
 
 def too_slow(ep: Endpoint, seconds: float) -> MailroomError:
     return ConnectError(f"{_where(ep)} answers too slowly: one command took more than {seconds:.0f} seconds "
-                        "and was stopped. Mailroom will try again.", kind="timeout", field=None)
+                        f"and was stopped. {AGAIN}", kind="timeout", field=None)
 
 
 def tls_error(ep: Endpoint, exc: Exception, cert: CertificateFacts | None = None) -> MailroomError:
@@ -75,6 +85,21 @@ def tls_error(ep: Endpoint, exc: Exception, cert: CertificateFacts | None = None
                             f"({_usual_port(ep)}).", kind="tls", field="security")
     return ConnectError(f"The secure connection to {_where(ep)} failed ({printable(str(exc))}). Check the security "
                         "setting and the port.", kind="tls", field="security")
+
+
+_GREETING = {"pop3": "+OK", "smtp": "220"}      # RFC 1939 §4, RFC 5321 §4.2
+_A_SERVER = {"pop3": "a POP3 (incoming mail) server", "smtp": "an SMTP (outgoing mail) server"}
+
+
+def answered_in_plain_text(ep: Endpoint, exc: Exception, greeting: str | None) -> MailroomError:
+    """SSL was chosen and the server answered in plain text, its first line `greeting`:
+    another kind of server on that port (an SMTP server where POP3 was meant), or this
+    protocol without SSL (`tls_error` advises STARTTLS or the SSL port)."""
+    if greeting and not greeting.startswith(_GREETING.get(ep.protocol, "")):
+        return ProtocolError(f'{_where(ep)} is not {_A_SERVER.get(ep.protocol, "a mail server")}: it answered '
+                             f'"{printable(greeting)[:80]}". Check the server name and the port '
+                             f"({_usual_port(ep)}).", kind="protocol", field="port")
+    return tls_error(ep, exc)
 
 
 def starttls_missing(ep: Endpoint) -> MailroomError:
@@ -113,14 +138,31 @@ def duplicate_uidl(ep: Endpoint, uid: str, count: int) -> MailroomError:
                          kind="uidl", field="host")
 
 
+def not_smtp(ep: Endpoint, code: int, reply: str) -> MailroomError:
+    """The server's first words were not an SMTP greeting (RFC 5321 §4.2: "220"): another
+    kind of server (a POP3 server says "+OK"), or an SMTP server that will not serve us."""
+    said = printable(reply.strip())[:200]
+    if code < 0:      # smtplib's code when the line does not start with three digits
+        return ProtocolError(f'{_where(ep)} answered, but not as an SMTP (outgoing mail) server ("{said}"). '
+                             f"Check the port ({_usual_port(ep)}) and the server name.", kind="protocol",
+                             field="port")
+    return ConnectError(f'{_where(ep)} refused to serve Mailroom: "{code} {said}".', kind="connect", field="host")
+
+
+def worded_for_test(message: str) -> str:
+    """A failure's message as the result of a test the user is waiting on: the user runs
+    the next try, so no promise that Mailroom will try again."""
+    return message.replace(AGAIN, TEST_AGAIN)
+
+
 def server_answered(ep: Endpoint, reply: str) -> str:
     """`host answered: <reply>` for an error message, the reply made printable."""
     return f"{ep.host} answered: {printable(reply)}"
 
 
 def connection_lost(ep: Endpoint, exc: Exception) -> MailroomError:
-    return ConnectError(f"The connection to {_where(ep)} was lost ({type(exc).__name__}). "
-                        "Mailroom will try again.", kind="connect", field=None)
+    return ConnectError(f"The connection to {_where(ep)} was lost ({type(exc).__name__}). {AGAIN}",
+                        kind="connect", field=None)
 
 
 def diagnose_socket(ep: Endpoint, exc: BaseException) -> MailroomError:

@@ -16,6 +16,7 @@ This module never touches the keyring: the caller removes a pruned mailbox's pas
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,13 +220,16 @@ def plan_for(engine: Engine, doc: Document) -> Plan:
 
 
 def save(engine: Engine, doc: Document, *, prune: bool = False,
-         renames: dict[str, dict[str, str]] | None = None) -> Plan:
+         renames: dict[str, dict[str, str]] | None = None,
+         before_commit: Callable[[Connection], None] | None = None) -> Plan:
     """Make the store's settings equal to `doc` (already validated), atomically.
 
     Without `prune`, a document that lacks a mailbox or an entry in use is refused
     (ConfigError naming each one) and nothing changes. `renames` ({section: {old key:
     new key}}) says which entries a form renamed, so they keep their ids (and
-    everything recorded against them) instead of being replaced.
+    everything recorded against them) instead of being replaced. `before_commit(conn)`
+    runs last inside the transaction (a new mailbox has its id there, and no other
+    connection sees it yet); if it raises, nothing is saved.
     """
     with engine.begin() as conn:
         for section_name, pairs in (renames or {}).items():
@@ -233,7 +237,10 @@ def save(engine: Engine, doc: Document, *, prune: bool = False,
             for old, new in pairs.items():
                 conn.execute(_table(section).update().where(_key_column(section) == old)
                              .values({section.key: new}))
-        return save_in(conn, doc, prune=prune)
+        the_plan = save_in(conn, doc, prune=prune)
+        if before_commit is not None:
+            before_commit(conn)
+        return the_plan
 
 
 def refusal(blocked: list[Change]) -> ConfigError:

@@ -3,6 +3,7 @@ server's own words escaped (never a forged log line or a console escape sequence
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import socket
@@ -47,6 +48,14 @@ def cert_error(message: str) -> ssl.SSLCertVerificationError:
     (diagnose.auth_error(GMAIL, "-ERR [AUTH] Username and password not accepted."), "auth", "password",
      "Gmail needs an app password"),
     (diagnose.uidl_missing(POP), "uidl", "host", "does not support the POP3 UIDL command"),
+    (diagnose.diagnose_socket(POP, OSError(errno.ENETUNREACH, "Network is unreachable")), "connect", "host",
+     "pop.example.com cannot be reached from this computer"),
+    (diagnose.diagnose_socket(POP, OSError(errno.EHOSTUNREACH, "No route to host")), "connect", "host",
+     "Check the server name"),
+    (diagnose.not_smtp(GMAIL_SMTP, -1, "Dovecot ready."), "protocol", "port",
+     'answered, but not as an SMTP (outgoing mail) server ("Dovecot ready.")'),
+    (diagnose.not_smtp(GMAIL_SMTP, 554, "no SMTP service here"), "connect", "host",
+     'refused to serve Mailroom: "554 no SMTP service here"'),
 ])
 def test_each_failure_names_kind_field_and_cause(error, kind, field, words):
     assert (error.kind, error.field) == (kind, field)
@@ -110,3 +119,10 @@ def test_the_log_filter_writes_each_record_as_one_escaped_line():
     first, *traceback = out.getvalue().splitlines()
     assert first == "server said no\\nJan  1 00:00:00 INFO mailroom: forged\\x1b[2J\\x1b[31m"
     assert "\x1b" not in out.getvalue() and traceback[-1] == "ValueError: inside\\x1b[2J"
+
+
+@pytest.mark.parametrize("error", [diagnose.too_slow(POP, 60), diagnose.connection_lost(POP, ConnectionResetError())])
+def test_a_failure_the_user_tested_is_worded_for_a_test(error):
+    assert diagnose.AGAIN in error.message                        # the background check will try again
+    worded = diagnose.worded_for_test(error.message)
+    assert diagnose.AGAIN not in worded and worded.endswith(diagnose.TEST_AGAIN)

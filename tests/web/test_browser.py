@@ -64,7 +64,7 @@ def test_a_user_sets_up_mailroom_in_the_browser(app, browser, shots, dovecot, ma
     page.fill("#ca_file", str(certs.ca_crt))
     page.fill("#test_to", "owner@example.com")
     page.get_by_role("button", name="Send Test Email").click()
-    expect(page.locator("#test-result")).to_contain_text("A test email was sent to owner@example.com")
+    expect(page.locator(".flash.ok")).to_contain_text("A test email was sent to owner@example.com")
     assert smtp.capture.wait_for(1)[0]["rcpt_tos"] == ["owner@example.com"]
     expect(page.locator("#password-state")).to_contain_text("A password is saved.")
     snap(page, shots, "outgoing-filled")

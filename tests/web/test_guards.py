@@ -179,7 +179,9 @@ def test_a_canary_password_saved_through_the_page_shows_nowhere(app, page, contr
     configure()
     outgoing = dict(controller.settings()["outgoing"], port=str(controller.settings()["outgoing"]["port"]))
     data = {k: v for k, v in outgoing.items() if v is not None}
-    assert page.submit("/outgoing", {**data, "password": CANARY}).status_code == 302
+    response = page.submit("/outgoing", {**data, "password": CANARY})     # its test fails: held, never shown
+    assert response.status_code == 200 and CANARY not in response.text
+    assert page.submit("/outgoing", {**data, "action": "save_anyway"}).status_code == 302
     assert controller.has_password("outgoing")
     box = controller.settings()["mailboxes"][0]
     form = {k: ("y" if v is True else v) for k, v in box.items() if v not in (None, False, [])}

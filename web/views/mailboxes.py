@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from mailroom.errors import ConfigError, MailroomError
-from web.forms import add_error, build_form, flash_warnings, initial, show_error, values
+from web import held
+from web.forms import build_form, flash_warnings, initial, show_error, values
 from web.labels import PRESET, PRESETS, preset_for_host
 from web.views import apply_preset, controller, provider_field, refs, section
 
@@ -61,16 +62,22 @@ def _form(key: str | None):
     mailbox_id = c.mailbox_id(key) if key is not None else None
     general: list[str] = []
     failed_check = None
+    hold_as = f"mailbox:{key}" if key is not None else "mailbox:new"
     action = request.form.get("action", "ok")
+    if request.method == "GET":
+        held.drop(hold_as)                 # a form opened afresh starts without a password held
     if request.method == "POST" and action == "clear_password" and mailbox_id is not None:
+        held.drop(hold_as)
         c.clear_password(mailbox_id)
         flash("The saved password was removed from the keyring.", "ok")
         return redirect(url_for("mailboxes.edit", key=key))
-    if request.method == "POST" and action == "preset":
+    if request.method == "POST" and action == "forget_password":
+        held.drop(hold_as)
+    elif request.method == "POST" and action == "preset":
         apply_preset(form, "pop3")
     elif form.validate_on_submit():
         entry = values(form, spec)
-        password = form.password.data or None
+        password = form.password.data or held.held(hold_as) or None
         try:
             c.check_entry("mailboxes", entry, key)
             if password and keyring_problem:
@@ -82,21 +89,23 @@ def _form(key: str | None):
                 except MailroomError as exc:
                     failed_check = exc
                     raise
-            warnings = c.save_entry("mailboxes", entry, key)
-            if password:
-                c.set_password(c.mailbox_id(entry["description"]), password)
+            warnings = c.save_mailbox(entry, key, password)   # the password is stored with it; checked at once
+            held.drop(hold_as)
             flash(f'Email box "{entry["description"]}" saved.' + (f" {result.message}" if result else ""), "ok")
             flash_warnings(warnings, c.settings())
             return redirect(url_for("mailboxes.index"))
         except MailroomError as exc:
             general = show_error(form, exc, "mailboxes")
-            if password and not form.password.errors and failed_check is not None:
-                add_error(form.password, "Type the password again to save it (it is never shown back).")
+            if password and not keyring_problem:
+                held.hold(hold_as, password)        # for OK again or Save anyway; never shown back
+    elif request.method == "POST" and form.password.data and not keyring_problem:
+        held.hold(hold_as, form.password.data)     # a field the form itself refused: kept as well
     provider = form.provider.data or "other"
     return render_template("mailbox_form.html", form=form, key=key, general=general, failed_check=failed_check,
                            keyring_problem=keyring_problem, presets=PRESETS, preset=PRESET.get(provider),
                            gmail=provider == "gmail" or (form.host.data or "").lower().endswith("gmail.com"),
-                           has_password=mailbox_id is not None and not keyring_problem and c.has_password(mailbox_id))
+                           has_password=mailbox_id is not None and not keyring_problem and c.has_password(mailbox_id),
+                           held=not keyring_problem and held.held(hold_as) is not None)
 
 
 @bp.route("/mailboxes/delete/<path:key>", methods=["GET", "POST"])
