@@ -626,7 +626,7 @@ class Controller:
         """
         doc = self.ctx.settings()
         doc["outgoing"] = dict(values)
-        canonical, _warnings = self._validate(doc, "outgoing")
+        canonical, _warnings = self._validate(doc, "outgoing", self.ctx.settings())
         out = canonical["outgoing"]
         if not out.get("host"):
             raise ConfigError("Enter the name of the SMTP server (for example smtp.gmail.com): without it "

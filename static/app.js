@@ -30,8 +30,6 @@
       if (el.tagName === "P") { el.hidden = !text; }
       var holder = el.closest("[data-show]");
       if (holder) { holder.hidden = !text; }
-      var wrap = el.closest("[data-show-with]");
-      if (wrap) { wrap.hidden = !text; }
     };
     var apply = function (s) {
       var rows = document.querySelectorAll("tr[data-mailbox]");

@@ -12,6 +12,7 @@ import pytest
 
 from mailroom.app import PageServer
 from mailroom.controller import Controller
+from mailroom.clock import utcnow
 from mailroom.settings import repo
 from tests.mailgen import make_message
 from tests.servers.ports import free_port
@@ -95,7 +96,7 @@ def test_odd_names_in_the_browser(served, browser, shots, configure, mailbox_use
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".flash.ok")).to_have_text('User "Ann Archer" saved.')
     controller.save_entry("mailboxes", {**controller.settings()["mailboxes"][0], "user": "Ann Archer"}, "Studio")
-    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(2))
+    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address, date=utcnow()) for i in range(2))   # new mail opens tasks
     controller.run_mailbox(box.id)
     controller.save_entry("mailboxes", {**controller.settings()["mailboxes"][0], "user": None,
                                         "autoreply": True, "autoreply_template": "Thanks"}, "Studio")

@@ -281,7 +281,7 @@ def test_a_working_outgoing_account_sends_what_waited_and_clears_the_outbox_erro
     controller.send_replies()
     assert "refused" in (controller.status().outbox_error or "")
     dashboard = page.get("/").text
-    assert re.search(r'data-show-with="outbox_error"(?:(?!</p>).)*href="/outgoing"', dashboard, re.S)
+    assert re.search(r'data-show="outbox_error"(?:(?!</p>).)*href="/outgoing"', dashboard, re.S)
     response = page.submit("/outgoing", {**form_data(good), "action": "test", "test_to": "owner@example.com"})
     assert response.status_code == 302
     wait_until(lambda: controller.status().outbox_error is None and len(smtp.capture.messages) == 2)

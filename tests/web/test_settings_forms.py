@@ -10,6 +10,7 @@ import tomllib
 
 import pytest
 
+from mailroom.clock import utcnow
 from mailroom.settings import repo
 from tests.mailgen import make_message
 from tests.web.test_views import field_block, form_data
@@ -148,7 +149,7 @@ def test_deleting_a_user_that_tasks_use_says_what_happens_to_them(page, controll
     box = configure(create_tasks=True, task_type="Inquiry")
     page.submit("/settings/users/new", {"name": "Ann Archer", "email": "ann@lumen.example"})
     controller.save_entry("mailboxes", {**controller.settings()["mailboxes"][0], "user": "Ann Archer"}, "Studio")
-    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address) for i in range(3))
+    mailbox_user.deliver_many(make_message(i, to=mailbox_user.address, date=utcnow()) for i in range(3))   # new mail opens tasks
     controller.run_mailbox(box.id)
     text = html.unescape(page.get("/settings/users/delete?key=Ann Archer").text)
     assert "cannot be deleted" in text and 'mailbox "Studio" (user)' in text          # settings: refused

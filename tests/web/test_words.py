@@ -70,7 +70,7 @@ def test_problems_link_to_the_pages_own_forms_never_to_a_command_or_the_settings
 
     outgoing = page.submit("/outgoing", {"action": "test", "security": "starttls"}).text
     assert_no_terminal_words(page, outgoing, "outgoing, tested")
-    assert "No outgoing (SMTP) server is set up" in outgoing
+    assert "Enter the name of the SMTP server" in outgoing              # at its field: nothing is tried
 
 
 def test_a_fix_is_a_link_to_the_field_on_its_form(app):
