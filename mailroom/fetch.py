@@ -36,7 +36,6 @@ from mailroom import paths
 from mailroom.context import Context
 from mailroom.errors import MailroomError, StorageError
 from mailroom.mail import stream
-from mailroom.mail.parse import header_date
 from mailroom.mail.parsing import PARALLEL_MIN, ParseFailed, can_spawn, parse_one, parsed_in_order
 from mailroom.mail.pop3 import MessageRejected, Pop3Client, Spooled
 from mailroom.model import Endpoint, ParsedMessage
@@ -246,7 +245,7 @@ class MailboxRun:
             listing = pop.uidl()
         finally:
             seen = seen_later.result()
-        new = [(n, uid) for n, uid in sorted(listing.items()) if uid not in seen]
+        new = sorted((n, uid) for n, uid in listing.items() if uid not in seen)
         found_new = bool(new)
         if first:
             report.listed = len(listing)
@@ -280,6 +279,8 @@ class MailboxRun:
 
     def _skip_before_cutoff(self, pop: Pop3Client, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Read headers only (TOP n 0); record older messages as skipped, never RETR them."""
+        from mailroom.mail.parse import header_date
+
         cutoff = dt.datetime.combine(self.box["exclude_before"], dt.time(), dt.timezone.utc)
         uid_of = dict(new)
         keep, skip = [], []
