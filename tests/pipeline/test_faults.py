@@ -116,12 +116,12 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_loses_nothing(ctx, con
 def test_a_message_the_parser_fails_on_is_quarantined_whole_and_the_run_goes_on(ctx, configure, monkeypatch,
                                                                                  large):
     from mailroom import paths
-    from mailroom.mail import parsing, stream
+    from mailroom.mail import parse, stream
     from mailroom.store.raw import RawStore
 
     # The parsers never raise on bad mail by design; a bug that makes one raise anyway
     # must cost that message, not the mailbox.
-    target, name = (stream, "parse_file") if large else (parsing, "parse_message")
+    target, name = (stream, "parse_file") if large else (parse, "parse_message")
     real = getattr(target, name)
 
     def buggy(*args, **kwargs):
