@@ -436,7 +436,7 @@ class MailboxRun:
 
     def _write(self, importer, batch: list[Fetched]) -> list[int]:
         with self._writing() as conn:
-            outcomes = [importer.import_message(conn, item.uid, item.msg) for item in batch]
+            outcomes = importer.import_batch(conn, [(item.uid, item.msg) for item in batch])
         for outcome in outcomes:
             if outcome.state == "duplicate":
                 self.report.duplicates += 1
