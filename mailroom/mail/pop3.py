@@ -498,15 +498,17 @@ class Pop3Client:
         """(number, read(number)) of `command % n` for each n, pipelined when the server allows.
 
         With PIPELINING (RFC 2449 §6.6) up to `window` commands are in flight, so the
-        round trip per message disappears; without it, one at a time. `read` reads one
-        reply's body. A -ERR raises Pop3Error after the earlier results were yielded.
+        round trip per message disappears; without it, one at a time. Commands go out
+        half a window at a time: one TLS record and one wake-up of the server per eight
+        messages rather than per message. `read` reads one reply's body. A -ERR raises
+        Pop3Error after the earlier results were yielded.
         """
         pending: deque[int] = deque()
         it = iter(numbers)
         depth = window if self.pipelining else 1
         try:
             while True:
-                batch = list(itertools.islice(it, depth - len(pending)))
+                batch = list(itertools.islice(it, depth - len(pending))) if len(pending) <= depth // 2 else []
                 if batch:
                     self._sendall(b"".join(command % n + b"\r\n" for n in batch))
                     pending.extend(batch)
