@@ -26,7 +26,7 @@ from mailroom.mail.pop3 import Spooled
 from mailroom.model import ParsedMessage
 
 PARALLEL_MIN = 200             # new messages that make a parser process worth its start-up
-PARSE_CHUNK = 8                # messages sent to the parser process at once
+PARSE_CHUNK = 32               # messages sent to the parser process at once (8: twice the cost in this process)
 PARSE_CHUNK_BYTES = 2 << 20    # ... or this many raw bytes
 PARSE_CHUNKS_AHEAD = 3         # chunks in flight before the oldest is awaited
 
