@@ -168,7 +168,8 @@ def _remembered() -> keyring.backend.KeyringBackend | None:
             ("keyring.backends.fail", "keyring.backends.null", "keyring.backends.chainer")):
         return None
     try:
-        return keyring.core.load_keyring(name)
+        store = keyring.core.load_keyring(name)
+        return store if isinstance(store, keyring.backend.KeyringBackend) else None
     except Exception:  # noqa: BLE001 - gone, or unusable here (no D-Bus...): keyring searches again
         return None
 

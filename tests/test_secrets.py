@@ -55,6 +55,7 @@ def test_the_keyring_found_is_remembered_and_the_next_process_does_not_search(ru
     "keyring.backends.null.Keyring",
     "keyring.backends.chainer.ChainerBackend",
     "tests.test_secrets.NotAKeyring",
+    "keyring.backends.SecretService.KeyringBackend",   # keyring's own, but no backend
     "keyring.backends.SecretServic.Keyring",       # gone (say, after an upgrade)
     "",
 ])
