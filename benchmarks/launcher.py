@@ -8,7 +8,8 @@ the corpus exists, run without site-packages and holding nothing; its own RSS is
 floor under every figure (`floor_kb` in its greeting).
 
 Protocol, one JSON object per line: in {"argv", "env", "cwd", "stdin", "stdout",
-"stderr"} (the last three are file paths); out {"status", "wall_s", "cpu_s", "maxrss_kb"}.
+"stderr"} (the last three are file paths) and optionally "cpus" (the CPUs the program
+may run on); out {"status", "wall_s", "cpu_s", "maxrss_kb"}.
 """
 
 import json
@@ -24,6 +25,8 @@ def spawn(job: dict) -> dict:
     if pid == 0:
         try:
             os.chdir(job["cwd"])
+            if job.get("cpus"):
+                os.sched_setaffinity(0, job["cpus"])
             for fd, path, flags in ((0, job["stdin"], os.O_RDONLY),
                                     (1, job["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
                                     (2, job["stderr"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)):

@@ -45,14 +45,15 @@ class Launcher:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def run(self, argv: list[str], *, env: dict[str, str], cwd: Path | None = None, log: Path | None = None,
-            stdin: str | None = None, ok: tuple[int, ...] = (0,)) -> Sample:
-        """Run `argv` to the end; its stdout is returned, its stderr appended to `log`."""
+            stdin: str | None = None, ok: tuple[int, ...] = (0,), cpus: list[int] | None = None) -> Sample:
+        """Run `argv` to the end (on `cpus` only, when given); its stdout is returned, its
+        stderr appended to `log`."""
         exe = argv[0] if os.sep in argv[0] else shutil.which(argv[0], path=env.get("PATH"))
         stdin_path, stdout_path = self.scratch / "stdin", self.scratch / "stdout"
         stdin_path.write_text(stdin or "")
         stdin_path.chmod(0o600)
         job = {"argv": [exe, *argv[1:]], "env": env, "cwd": str(cwd or Path.cwd()), "stdin": str(stdin_path),
-               "stdout": str(stdout_path), "stderr": str(log or os.devnull)}
+               "stdout": str(stdout_path), "stderr": str(log or os.devnull), "cpus": cpus}
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         result = json.loads(self.proc.stdout.readline())

@@ -41,7 +41,6 @@ from mailroom.context import Context
 from mailroom.errors import Fix, MailroomError, StorageError
 from mailroom.mail import connector_for, stream
 from mailroom.mail.connector import Connector, MessageRejected, Spooled
-from mailroom.mail.parse import header_date
 from mailroom.mail.parsing import PARALLEL_MIN, ParseFailed, can_spawn, parse_one, parsed_in_order
 from mailroom.model import Mailbox, ParsedMessage
 from mailroom.rules.cutoff import company_zone, cutoff_instant, is_before_cutoff
@@ -231,7 +230,7 @@ class MailboxRun:
             listing = pop.uidl()
         finally:
             seen = seen_later.result()
-        new = [(n, uid) for n, uid in sorted(listing.items()) if uid not in seen]
+        new = sorted((n, uid) for n, uid in listing.items() if uid not in seen)
         found_new = bool(new)
         if first:
             report.listed = len(listing)
@@ -265,6 +264,8 @@ class MailboxRun:
 
     def _skip_before_cutoff(self, pop: Connector, new: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Read headers only (TOP n 0); record older messages as skipped, never RETR them."""
+        from mailroom.mail.parse import header_date   # loaded when there is mail to look at
+
         with self.ctx.engine.connect() as conn:
             zone = company_zone(records.company_timezone(conn))
         cutoff = cutoff_instant(self.box.exclude_before, zone)
@@ -423,7 +424,7 @@ class MailboxRun:
 
     def _write(self, importer, batch: list[Fetched]) -> list[int]:
         with self._writing() as conn:
-            outcomes = [importer.import_message(conn, item.uid, item.msg) for item in batch]
+            outcomes = importer.import_batch(conn, [(item.uid, item.msg) for item in batch])
         for outcome in outcomes:
             if outcome.state == "duplicate":
                 self.report.duplicates += 1

@@ -144,13 +144,26 @@ class Importer:
 
     # --- recording ------------------------------------------------------------------
     def import_message(self, conn: Connection, uid: str, msg: ParsedMessage) -> Outcome:
+        return self.import_batch(conn, [(uid, msg)])[0]
+
+    def import_batch(self, conn: Connection, items: list[tuple[str, ParsedMessage]]) -> list[Outcome]:
+        """import_message for each (uid, message), in order, on one connection; their seen
+        UIDs are written together at the end (one statement: nothing reads them before)."""
+        outcomes, seen = [], []
+        for uid, msg in items:
+            outcome, now = self._import(conn, msg)
+            outcomes.append(outcome)
+            seen.append((uid, outcome.state, outcome.message_pk, now))
+        records.mark_seen_each(conn, self.box.id, seen)
+        return outcomes
+
+    def _import(self, conn: Connection, msg: ParsedMessage) -> tuple[Outcome, dt.datetime]:
         box, now = self.box, self.clock()
         # Any mailbox: a mailbox renamed (a new id) or a second one reading the same
         # account serves old mail again, which must be neither filed nor answered twice.
         duplicate = records.find_duplicate(conn, msg.message_id, msg.raw_sha256)
         if duplicate is not None:
-            records.mark_seen(conn, box.id, uid, "duplicate", now, duplicate)
-            return Outcome("duplicate", duplicate)
+            return Outcome("duplicate", duplicate), now
         decision = self.decide(conn, msg, now)
         client = decision.client
         if isinstance(client, NewClient):
@@ -184,8 +197,7 @@ class Importer:
         elif isinstance(autoreply, Skip) and autoreply.rule in _NOTABLE_SKIPS:
             log.log(_NOTABLE_SKIPS[autoreply.rule], "mailbox %s: no auto-reply to message %s (%r): %s",
                     box.description, msg.message_id, msg.subject, autoreply.reason)
-        records.mark_seen(conn, box.id, uid, "imported", now, message_pk)
-        return Outcome("imported", message_pk, outbox_id)
+        return Outcome("imported", message_pk, outbox_id), now
 
 
 def _candidates(conn: Connection, sender: str) -> tuple:

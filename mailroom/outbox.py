@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import filelock
 import sqlalchemy as sa
@@ -24,12 +25,13 @@ from mailroom import paths
 from mailroom.clock import utcnow
 from mailroom.context import Context
 from mailroom.errors import Fix, MailroomError, SendError
-from mailroom.mail.parse import parse_message
-from mailroom.mail.smtp import SmtpClient
 from mailroom.rules.outbox import QUEUED, next_state, retry_delay, send_failure
 from mailroom.secrets import outgoing_account
 from mailroom.store import records
 from mailroom.store import schema as s
+
+if TYPE_CHECKING:
+    from mailroom.mail.smtp import SmtpClient
 
 log = logging.getLogger("mailroom.outbox")
 
@@ -55,6 +57,8 @@ def drain(ctx: Context, clock: Callable[[], dt.datetime] = utcnow) -> DrainResul
         due = _due_rows(ctx, clock())
         if not due:
             return result
+        from mailroom.mail.smtp import SmtpClient   # loaded when there is a reply to send
+
         try:
             endpoint = ctx.outgoing_endpoint()
             password = ctx.secrets.require(outgoing_account(), "the outgoing account") if endpoint.username else None
@@ -143,6 +147,8 @@ def _record_sent(conn, row: dict, now: dt.datetime) -> dict:
                             .select_from(m.outerjoin(s.mailboxes, m.c.mailbox_id == s.mailboxes.c.id))
                             .where(m.c.id == row["reply_to_message_pk"])).mappings().first()
     original = dict(original) if original else {}
+    from mailroom.mail.parse import parse_message
+
     msg = parse_message(row["raw"])
     records.insert_message(conn, msg, direction="out", mailbox_id=original.get("mailbox_id"),
                            client_id=original.get("client_id"), conversation_id=original.get("conversation_id"),

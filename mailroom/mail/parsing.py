@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import multiprocessing
 import os
 import sys
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailroom.errors import MailroomError
 from mailroom.mail import stream
 from mailroom.mail.connector import Spooled
-from mailroom.mail.parse import parse_message
 from mailroom.model import ParsedMessage
 
 PARALLEL_MIN = 200             # new messages that make a parser process worth its start-up
-PARSE_CHUNK = 8                # messages sent to the parser process at once
+PARSE_CHUNK = 32               # messages sent to the parser process at once (8: twice the cost in this process)
 PARSE_CHUNK_BYTES = 2 << 20    # ... or this many raw bytes
 PARSE_CHUNKS_AHEAD = 3         # chunks in flight before the oldest is awaited
 
@@ -66,6 +63,8 @@ class ParseFailed:
 
 def parse_one(raw: bytes | Spooled) -> tuple[bytes | Path, ParsedMessage | ParseFailed]:
     """(raw bytes or the spool file's path, its parse) of one downloaded message, here."""
+    from mailroom.mail.parse import parse_message   # loaded with the first message: a poll without mail needs none
+
     try:
         if isinstance(raw, Spooled):
             return raw.path, stream.parse_file(raw.path, raw.sha256, raw.size)
@@ -93,6 +92,11 @@ def parsed_in_order(retr: Iterator[tuple[int, bytes | Spooled]], *,
         for n, raw in retr:
             yield n, *parse_one(raw)
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from mailroom.mail.parse import parse_message
+
     in_flight: deque[tuple[list[tuple[int, bytes | Spooled]], Iterator[ParsedMessage] | None]] = deque()
     chunk: list[tuple[int, bytes | Spooled]] = []
     chunk_bytes = 0

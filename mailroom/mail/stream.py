@@ -16,7 +16,6 @@ import mmap
 import os
 from pathlib import Path
 
-from mailroom.mail.parse import parse_buffer
 from mailroom.model import ParsedMessage
 
 LARGE = 4 << 20                 # bytes: from here on a message is spooled and streamed
@@ -24,6 +23,8 @@ LARGE = 4 << 20                 # bytes: from here on a message is spooled and s
 
 def parse_file(path: Path, sha256: str, size: int) -> ParsedMessage:
     """Parse the large message spooled at `path` (its hash and size already known)."""
+    from mailroom.mail.parse import parse_buffer   # the parser loads when there is mail to parse
+
     with open(path, "rb") as fh:
         if not os.fstat(fh.fileno()).st_size:
             return parse_buffer(b"", sha256, size)  # an empty file cannot be mapped

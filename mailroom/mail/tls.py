@@ -25,10 +25,6 @@ import sys
 import threading
 import time
 
-import truststore
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from mailroom.errors import ConnectError
 from mailroom.model import CertificateFacts, Endpoint
 
@@ -50,6 +46,8 @@ def client_context(ca_file: str | None = None) -> ssl.SSLContext:
     file is read again); callers must not change it.
     """
     if _OS_VERIFIES:
+        import truststore
+
         return _with_ca_file(truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT), ca_file)
     key = (ca_file, _stamp(ca_file))
     with _contexts_lock:
@@ -100,7 +98,9 @@ def _with_ca_file(ctx: ssl.SSLContext, ca_file: str | None) -> ssl.SSLContext:
     return ctx
 
 
-def _name(name: x509.Name) -> str:
+def _name(name) -> str:
+    from cryptography.x509.oid import NameOID
+
     for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME):
         attrs = name.get_attributes_for_oid(oid)
         if attrs:
@@ -109,6 +109,10 @@ def _name(name: x509.Name) -> str:
 
 
 def describe_certificate(der: bytes) -> CertificateFacts:
+    # cryptography is loaded only here, to describe a certificate that failed: a poll
+    # that finds nothing new would otherwise spend ~40 ms of its start-up loading it.
+    from cryptography import x509
+
     cert = x509.load_der_x509_certificate(der)
     return CertificateFacts(subject=_name(cert.subject), issuer=_name(cert.issuer),
                             not_after=cert.not_valid_after_utc.date().isoformat())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -30,6 +31,15 @@ def mark_seen(conn: Connection, mailbox_id: int, uid: str, state: str, now: dt.d
               message_pk: int | None = None) -> None:
     conn.execute(_INSERT_SEEN, {"mailbox_id": mailbox_id, "uid": uid, "state": state,
                                 "message_pk": message_pk, "seen_at": now})
+
+
+def mark_seen_each(conn: Connection, mailbox_id: int,
+                   seen: Iterable[tuple[str, str, int | None, dt.datetime]]) -> None:
+    """mark_seen for each (uid, state, message_pk, seen_at), in one executemany."""
+    rows = [{"mailbox_id": mailbox_id, "uid": uid, "state": state, "message_pk": pk, "seen_at": at}
+            for uid, state, pk, at in seen]
+    if rows:
+        conn.execute(_INSERT_SEEN, rows)
 
 
 def mark_skipped_many(conn: Connection, mailbox_id: int, dated: Iterable[tuple[str, dt.datetime]],
@@ -75,17 +85,17 @@ _LAST_AUTOREPLY = sa.select(sa.func.max(s.outbox.c.created_at)).where(s.outbox.c
 _AUTOREPLIES_SINCE = sa.select(sa.func.count()).select_from(s.outbox).where(
     s.outbox.c.created_at >= sa.bindparam("since"))
 _INSERT_OUTBOX = s.outbox.insert()
-_CLIENT_IDS = sa.select(s.client_emails.c.client_id).where(s.client_emails.c.email == sa.bindparam("email"))
-_CLIENT_EMAILS = sa.select(s.client_emails.c.client_id, s.client_emails.c.email).where(
-    s.client_emails.c.client_id.in_(sa.bindparam("ids", expanding=True)))
-_CLIENT_NAMES = sa.select(s.clients.c.id, s.clients.c.name).where(s.clients.c.id.in_(sa.bindparam("ids", expanding=True)))
+# The clients owning an address, each with all its addresses: one statement per message.
+_OWNER = s.client_emails.alias("owner")
+_CLIENT_CANDIDATES = (sa.select(s.clients.c.id, s.clients.c.name, s.client_emails.c.email)
+                      .select_from(_OWNER.join(s.clients, s.clients.c.id == _OWNER.c.client_id)
+                                   .join(s.client_emails, s.client_emails.c.client_id == s.clients.c.id))
+                      .where(_OWNER.c.email == sa.bindparam("email"))
+                      .order_by(s.clients.c.id, s.client_emails.c.id))
 _FIRST_TASK = (sa.select(sa.func.min(s.tasks.c.id))
                .where(s.tasks.c.conversation_id == s.messages.c.conversation_id).scalar_subquery())
 _THREAD_CLIENT = (sa.select(s.conversations.c.client_id)
                   .where(s.conversations.c.id == s.messages.c.conversation_id).scalar_subquery())
-_KNOWN_MESSAGES = sa.select(s.messages.c.message_id, s.messages.c.conversation_id, _FIRST_TASK,
-                            s.messages.c.direction, _THREAD_CLIENT).where(
-    s.messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _SEEN_UIDS = sa.select(s.seen_uids.c.uid, s.seen_uids.c.state).where(
     s.seen_uids.c.mailbox_id == sa.bindparam("mailbox_id"))
 _INSERT_SEEN = s.seen_uids.insert()
@@ -97,20 +107,28 @@ _INSERT_ATTACHMENTS = s.attachments.insert()
 _INSERT_TASK = s.tasks.insert()
 
 
+@functools.lru_cache(maxsize=None)
+def _known_messages(count: int) -> sa.Select:
+    """The lookup of `count` Message-IDs, one statement per count (at most LOOKUP_FIRST +
+    LOOKUP_LAST of them): an "expanding" IN list would be rewritten at every execution."""
+    ids = [sa.bindparam(f"id{i}") for i in range(count)]
+    return sa.select(s.messages.c.message_id, s.messages.c.conversation_id, _FIRST_TASK,
+                     s.messages.c.direction, _THREAD_CLIENT).where(s.messages.c.message_id.in_(ids))
+
+
 def find_duplicate(conn: Connection, message_id: str, raw_sha256: str) -> int | None:
     """A message already stored, from any mailbox, with the same Message-ID and bytes."""
     return conn.execute(_FIND_DUPLICATE, {"message_id": message_id, "raw_sha256": raw_sha256}).scalar()
 
 
 def client_candidates(conn: Connection, email: str) -> list[ClientRecord]:
-    ids = [r[0] for r in conn.execute(_CLIENT_IDS, {"email": email.lower()})]
-    if not ids:
-        return []
+    """The clients that own `email` (any case), lowest id first, each with all its addresses."""
+    names: dict[int, str] = {}
     emails: dict[int, list[str]] = {}
-    for client_id, address in conn.execute(_CLIENT_EMAILS, {"ids": ids}):
+    for client_id, name, address in conn.execute(_CLIENT_CANDIDATES, {"email": email.lower()}):
+        names[client_id] = name
         emails.setdefault(client_id, []).append(address)
-    rows = conn.execute(_CLIENT_NAMES, {"ids": ids})
-    return [ClientRecord(id=i, name=n, emails=tuple(emails.get(i, ()))) for i, n in rows]
+    return [ClientRecord(id=i, name=n, emails=tuple(emails[i])) for i, n in names.items()]
 
 
 # How many of a message's thread ids are looked up: the first LOOKUP_FIRST (In-Reply-To,
@@ -131,7 +149,7 @@ def known_messages(conn: Connection, message_ids: Iterable[str]) -> dict[str, Kn
         ids = ids[:LOOKUP_FIRST] + ids[-LOOKUP_LAST:]
     if not ids:
         return {}
-    rows = conn.execute(_KNOWN_MESSAGES, {"ids": ids})
+    rows = conn.execute(_known_messages(len(ids)), {f"id{i}": mid for i, mid in enumerate(ids)})
     return {mid: KnownMessage(message_id=mid, conversation_id=conv, task_id=task_id, direction=direction,
                               client_id=client_id)
             for mid, conv, task_id, direction, client_id in rows}

@@ -48,14 +48,14 @@ def test_mail_served_again_under_new_uids_is_a_duplicate(ctx, configure):
 
 
 def test_a_message_the_store_rejects_is_quarantined_and_the_run_goes_on(ctx, configure, monkeypatch):
-    real = importer.Importer.import_message
+    real = importer.Importer._import
 
-    def fragile(self, conn, uid, msg):
+    def fragile(self, conn, msg):
         if msg.subject.endswith("(3)"):
             raise ValueError("simulated storage fault")
-        return real(self, conn, uid, msg)
+        return real(self, conn, msg)
 
-    monkeypatch.setattr(importer.Importer, "import_message", fragile)
+    monkeypatch.setattr(importer.Importer, "_import", fragile)
     with ScriptedPop3([make_message(i) for i in range(6)]) as server:
         box = scripted_box(configure, server)
         report = MailboxRun(ctx, box).run()
@@ -116,12 +116,12 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_loses_nothing(ctx, con
 def test_a_message_the_parser_fails_on_is_quarantined_whole_and_the_run_goes_on(ctx, configure, monkeypatch,
                                                                                  large):
     from mailroom import paths
-    from mailroom.mail import parsing, stream
+    from mailroom.mail import parse, stream
     from mailroom.store.raw import RawStore
 
     # The parsers never raise on bad mail by design; a bug that makes one raise anyway
     # must cost that message, not the mailbox.
-    target, name = (stream, "parse_file") if large else (parsing, "parse_message")
+    target, name = (stream, "parse_file") if large else (parse, "parse_message")
     real = getattr(target, name)
 
     def buggy(*args, **kwargs):
