@@ -44,10 +44,13 @@ def can_spawn() -> bool:
 
 # Run in the parser process as it starts: exit as soon as this process is gone, even
 # killed (SIGKILL), rather than wait forever on its task queue (whose write end it holds too).
-# Ctrl-C signals the whole process group: this process leaves stopping to its parent.
+# Ctrl-C and a service manager's SIGTERM signal the whole process group: this process
+# leaves stopping to its parent, which stops between messages and then shuts it down
+# (killed mid-chunk, it would leave its parent's queue feeder blocked on a full pipe).
 _EXIT_WITH_PARENT = """
 import multiprocessing, os, signal, threading
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
 parent = multiprocessing.parent_process()
 threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start()
 """
@@ -104,11 +107,14 @@ def parsed_in_order(retr: Iterator[tuple[int, bytes | Spooled]], *,
     def in_memory(items: list[tuple[int, bytes | Spooled]]) -> list[bytes]:
         return [raw for _n, raw in items if not isinstance(raw, Spooled)]
 
+    broken: list[bool] = []     # the helper died: its queue may never drain, so it is not waited for
+
     def results(items: list[tuple[int, bytes | Spooled]], parses: Iterator[ParsedMessage] | None = None):
         try:
             msgs = list(parses) if parses is not None else None
         except Exception:  # noqa: BLE001 - a broken helper (killed, out of memory): parse here
             msgs = None
+            broken.append(True)
         raws = in_memory(items)
         if msgs is None or len(msgs) != len(raws):
             msgs = [parse_one(raw)[1] for raw in raws]
@@ -121,6 +127,7 @@ def parsed_in_order(retr: Iterator[tuple[int, bytes | Spooled]], *,
         try:
             return pool.map(parse_message, raws, chunksize=max(len(raws), 1))
         except Exception:  # noqa: BLE001 - the helper is broken: results() parses here
+            broken.append(True)
             return None
 
     # spawn, not fork: forking a process that has threads (keyring calls, the worker) is unsafe
@@ -145,4 +152,4 @@ def parsed_in_order(retr: Iterator[tuple[int, bytes | Spooled]], *,
             yield from results(*in_flight.popleft())
         yield from results(chunk)  # the last few: parsed here
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=not broken, cancel_futures=True)
