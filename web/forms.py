@@ -121,12 +121,12 @@ def entry_name(section: str, entry: dict[str, Any]) -> str:
 
 
 def edit_url(section: str, entry: dict[str, Any]) -> str | None:
-    """The page that edits `entry` (None for a mailbox whose name has no address)."""
+    """The page that edits `entry`."""
     if section in ("company", "outgoing"):
         return url_for("settings.company") if section == "company" else url_for("outgoing.edit")
     if section == "mailboxes":
         key = entry.get("description") or ""
-        return url_for("mailboxes.edit", key=key) if key.strip(".") and not key.startswith("/") else None
+        return url_for("mailboxes.edit", key=key)
     return url_for("settings.edit", name=section, key=entry.get("name") or "")
 
 

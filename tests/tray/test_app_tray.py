@@ -186,7 +186,7 @@ def test_notifications_of_a_wrong_password_its_repair_and_new_mail(
     notifications.invoke(error.id)                                   # a click leads to the mailbox's settings
     [url] = wait_until(app.opened, what="the page to open")
     assert app.page.log_in(url) == f"/mailboxes/{box.id}"
-    assert app.page.request("GET", f"/mailboxes/{box.id}").getheader("Location") == "/mailboxes/edit/Studio"
+    assert app.page.request("GET", f"/mailboxes/{box.id}").getheader("Location") == "/mailboxes/edit?key=Studio"
 
     runs = finished_runs(ctx, box.id)
     app.page.check_now()                                             # fails again: nothing new to say

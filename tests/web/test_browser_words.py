@@ -51,7 +51,7 @@ def test_problems_lead_to_their_fields_and_the_warnings_show_as_they_apply(serve
     expect(row).to_contain_text("No password is saved")
     snap(page, shots, "words-dashboard-problems", narrow=True)
     row.get_by_role("link", name="Fix Studio").click()
-    assert page.url == base + "/mailboxes/edit/Studio#password-field"
+    assert page.url == base + "/mailboxes/edit?key=Studio#password-field"
     expect(page.locator("#autoreply-needs-outgoing")).to_be_visible()
 
     # unticking Leave email on server says what it does, at once

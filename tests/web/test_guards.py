@@ -212,7 +212,7 @@ def test_the_login_leads_to_its_next_path_and_only_to_a_local_one(app, client, c
     landed = client.get(url.removeprefix(BASE))
     assert landed.status_code == 302 and landed.headers["Location"] == f"/mailboxes/{box.id}"
     form = client.get(landed.headers["Location"])                    # the mailbox's number → its form
-    assert form.status_code == 302 and form.headers["Location"] == "/mailboxes/edit/Studio"
+    assert form.status_code == 302 and form.headers["Location"] == "/mailboxes/edit?key=Studio"
     assert client.get("/mailboxes/999").status_code == 404
     for bad in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
                 "/x\r\nSet-Cookie: a=b", "mailboxes"):

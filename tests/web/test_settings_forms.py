@@ -106,6 +106,20 @@ def test_any_name_has_a_working_address(page, controller, name):
     assert controller.settings()["departments"] == []
 
 
+@pytest.mark.parametrize("name", ["..", ".", "Sales/Support", "#1 ?&key=x"])
+def test_any_email_box_name_has_a_working_address(page, controller, configure, name):
+    configure()
+    controller.save_entry("mailboxes", {**controller.settings()["mailboxes"][0], "description": name}, "Studio")
+    listing = page.get("/mailboxes").text
+    edit = html.unescape(re.search(r'<th scope="row"><a href="([^"]+)"', listing).group(1))
+    assert edit.startswith("/mailboxes/edit?key=")
+    form = page.get(edit)
+    assert form.status_code == 200 and f'value="{html.escape(name)}"' in form.text
+    delete = html.unescape(re.search(r'href="(/mailboxes/delete[^"]*)"', form.text).group(1))
+    assert page.submit(delete).status_code == 302
+    assert controller.settings()["mailboxes"] == []
+
+
 @pytest.mark.parametrize("section,first,second", [("departments", "Weddings", "weddings"),
                                                   ("task_statuses", "New", "NEW")])
 def test_a_duplicate_by_capitals_is_refused_at_the_name(page, controller, section, first, second):
@@ -170,7 +184,7 @@ def test_after_saving_the_page_shows_the_imports_warnings(page, controller, conf
     assert saved == 'Template "Thanks" saved.'
     assert warning.startswith('Email box "Studio", Assigned to User: template \'Thanks\' uses {{ user.name }}, '
                               "but mailbox 'Studio' has no user")
-    assert 'href="/mailboxes/edit/Studio"' in response.text and 'class="flash warning"' in response.text
+    assert 'href="/mailboxes/edit?key=Studio"' in response.text and 'class="flash warning"' in response.text
 
 
 def test_a_problem_an_edit_makes_in_another_entry_names_it_with_a_link(page, controller, configure):
@@ -185,4 +199,4 @@ def test_a_problem_an_edit_makes_in_another_entry_names_it_with_a_link(page, con
     errors = html.unescape(response.text[response.text.index('class="errors"'):])
     assert ('Email box "Studio", Assigned to User: \'Ann\' is not in department \'Front desk\'. '
             'Fix the email box "Studio"') in re.sub(r"<[^>]+>", "", errors)
-    assert '<a href="/mailboxes/edit/Studio">' in errors
+    assert '<a href="/mailboxes/edit?key=Studio">' in errors

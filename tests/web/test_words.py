@@ -53,7 +53,7 @@ def test_problems_link_to_the_pages_own_forms_never_to_a_command_or_the_settings
     assert "No outgoing (SMTP) server is set up" in dashboard
     outbox_problem = dashboard[dashboard.index("No outgoing (SMTP) server"):]
     assert re.match(r'[^<]*</span>\s*<a href="/outgoing">', outbox_problem)     # the way to fix it, on the page
-    assert 'href="/mailboxes/edit/Studio#password-field"' in dashboard         # the row's Fix
+    assert 'href="/mailboxes/edit?key=Studio#password-field"' in dashboard         # the row's Fix
     assert 'id="no-outgoing"' in dashboard and "Set up outgoing email" in dashboard
 
     listing = page.get("/mailboxes").text
@@ -79,7 +79,7 @@ def test_a_fix_is_a_link_to_the_field_on_its_form(app):
 
     with app.test_request_context():
         assert fix_url(Fix("outgoing", "host")) == "/outgoing#host-field"
-        assert fix_url(Fix("mailboxes", "password", "Front desk")) == "/mailboxes/edit/Front%20desk#password-field"
+        assert fix_url(Fix("mailboxes", "password", "Front desk")) == "/mailboxes/edit?key=Front+desk#password-field"
         assert fix_url(Fix("mailboxes")) == "/mailboxes/new"
         assert fix_url(Fix("templates", "body", "Thanks")) == "/settings/templates/edit?key=Thanks#body-field"   # any name has an address
         assert (fix_text(Fix("outgoing", "host")), fix_text(Fix("mailboxes", "password", "Sales"))) == \
@@ -173,9 +173,9 @@ def test_pause_words_and_state(page, controller, configure):
     controller.check_now(box.id)
     wait_until(lambda: controller.status().mailbox(box.id).state == "error")
     listing = page.get("/mailboxes").text
-    row = listing[listing.index('href="/mailboxes/edit/Studio"'):]
+    row = listing[listing.index('href="/mailboxes/edit?key=Studio"'):]
     row = row[:row.index("</tr>")]
-    assert ">Problem <a class=\"fix\" href=\"/mailboxes/edit/Studio#password-field\"" in row   # as the dashboard
+    assert ">Problem <a class=\"fix\" href=\"/mailboxes/edit?key=Studio#password-field\"" in row   # as the dashboard
     response = page.submit("/pause", {"minutes": ""})
     assert response.status_code == 302
     text = page.get("/").text

@@ -45,9 +45,24 @@ def by_id(mailbox_id: int):
     return redirect(url_for("mailboxes.edit", key=box.description))
 
 
+@bp.route("/mailboxes/edit", methods=["GET", "POST"])
+def edit():
+    """One email box's form; its name travels in the query (`?key=`), which browsers never
+    rewrite, so any description (even "..") has a working address."""
+    return _form(_key())
+
+
 @bp.route("/mailboxes/edit/<path:key>", methods=["GET", "POST"])
-def edit(key: str):
+def edit_path(key: str):
+    """The older address of the form (bookmarks), for names a browser leaves alone."""
     return _form(key)
+
+
+def _key() -> str:
+    key = request.args.get("key")
+    if key is None:
+        abort(404)
+    return key
 
 
 def _form(key: str | None):
@@ -108,9 +123,18 @@ def _form(key: str | None):
                            held=not keyring_problem and held.held(hold_as) is not None)
 
 
-@bp.route("/mailboxes/delete/<path:key>", methods=["GET", "POST"])
-def delete(key: str):
+@bp.route("/mailboxes/delete", methods=["GET", "POST"])
+def delete():
     """Ask first; imported mail is kept, the password leaves the keyring."""
+    return _delete(_key())
+
+
+@bp.route("/mailboxes/delete/<path:key>", methods=["GET", "POST"])
+def delete_path(key: str):
+    return _delete(key)
+
+
+def _delete(key: str):
     c = controller()
     _saved(key)
     if request.method == "POST":
