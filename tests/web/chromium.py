@@ -36,3 +36,14 @@ def snap(page, shots: Path, name: str, *, narrow: bool = False) -> None:
         page.set_viewport_size(NARROW)
         page.screenshot(path=str(shots / f"{name}-narrow.png"), full_page=True)
         page.set_viewport_size(WIDE)
+
+
+def watched_page(browser, *, ignore: tuple[str, ...] = (), **options):
+    """A new wide page, and the list its script errors and console errors land in (those
+    naming any of `ignore` left out): a test asserts the list stays empty."""
+    page = browser.new_page(viewport=WIDE, **options)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and not any(word in msg.text for word in ignore)
+            and errors.append(msg.text))
+    return page, errors

@@ -93,3 +93,17 @@ def browser(tmp_path):
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def served(ctx, request):
+    """The controller and its page on a real waitress (the worker is started by the test);
+    a module's CONTROLLER_OPTIONS (e.g. a shorter test_timeout) go to the controller."""
+    from mailroom.app import PageServer
+    from tests.servers.ports import free_port
+
+    controller = Controller(ctx, **getattr(request.module, "CONTROLLER_OPTIONS", {}))
+    page_server = PageServer(controller, free_port()).start()
+    yield controller, page_server
+    controller.shutdown()
+    page_server.stop()

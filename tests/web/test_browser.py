@@ -15,7 +15,7 @@ import pytest
 
 from tests.mailgen import make_message
 from tests.test_app import Headless
-from tests.web.chromium import WIDE, require, snap
+from tests.web.chromium import require, snap, watched_page
 
 playwright = require()
 
@@ -32,10 +32,7 @@ def app(real_keyring, mailroom_home):
 def test_a_user_sets_up_mailroom_in_the_browser(app, browser, shots, dovecot, mailbox_user, smtp, certs):
     expect = playwright.expect
     base = f"http://127.0.0.1:{app.port}"
-    page = browser.new_page(viewport=WIDE)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page, errors = watched_page(browser)
 
     # log in through the printed one-time URL: it leaves the address bar
     page.goto(app.url)

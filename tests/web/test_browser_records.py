@@ -20,12 +20,9 @@ import threading
 
 import pytest
 
-from mailroom.app import PageServer
-from mailroom.controller import Controller
 from mailroom.fetch import MailboxRun
-from tests.servers.ports import free_port
 from tests.web import mailset
-from tests.web.chromium import WIDE, require, snap
+from tests.web.chromium import require, snap, watched_page
 from tests.helpers import wait_until
 from tests.web.test_records import THANKS, parser_bug
 
@@ -68,23 +65,8 @@ def remote():
     server.server_close()
 
 
-@pytest.fixture
-def served(ctx):
-    """The controller and its page on a real waitress (the worker is started by the test)."""
-    controller = Controller(ctx)
-    page_server = PageServer(controller, free_port()).start()
-    yield controller, page_server
-    controller.shutdown()
-    page_server.stop()
-
-
 def chromium_page(browser):
-    page = browser.new_page(viewport=WIDE, accept_downloads=True)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and "Content Security Policy" not in msg.text
-            and errors.append(msg.text))
-    return page, errors
+    return watched_page(browser, accept_downloads=True, ignore=("Content Security Policy",))
 
 
 def test_a_user_finds_reads_files_and_closes_client_mail(served, browser, shots, configure, mailbox_user, smtp,

@@ -8,37 +8,20 @@ happens to them. Each page is photographed (tests.web.chromium).
 
 from __future__ import annotations
 
-import pytest
-
-from mailroom.app import PageServer
-from mailroom.controller import Controller
 from mailroom.clock import utcnow
 from mailroom.settings import repo
 from tests.mailgen import make_message
-from tests.servers.ports import free_port
-from tests.web.chromium import WIDE, require, snap
+from tests.web.chromium import require, snap, watched_page
 
 playwright = require()
 expect = playwright.expect
-
-
-@pytest.fixture
-def served(ctx):
-    controller = Controller(ctx)
-    page_server = PageServer(controller, free_port()).start()
-    yield controller, page_server
-    controller.shutdown()
-    page_server.stop()
 
 
 def test_odd_names_in_the_browser(served, browser, shots, configure, mailbox_user):
     controller, server = served
     box = configure(create_tasks=True, task_type="Inquiry")
     base = f"http://127.0.0.1:{server.port}"
-    page = browser.new_page(viewport=WIDE)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page, errors = watched_page(browser)
     page.goto(server.login_url())
 
     # a name of a non-breaking space is refused at its field, and nothing is saved

@@ -7,27 +7,14 @@ with tests that give a server 2 seconds. Screenshots: tests.web.chromium.
 
 from __future__ import annotations
 
-import pytest
-
-from mailroom.app import PageServer
-from mailroom.controller import Controller
-from tests.servers.ports import free_port
 from tests.servers.scripted import closed_port, silent_port
 from tests.web import mailset
-from tests.web.chromium import WIDE, require, snap
+from tests.web.chromium import require, snap, watched_page
 from tests.web.test_records import THANKS
 
 playwright = require()
 expect = playwright.expect
-
-
-@pytest.fixture
-def served(ctx):
-    controller = Controller(ctx, test_timeout=2.0)
-    page_server = PageServer(controller, free_port()).start()
-    yield controller, page_server
-    controller.shutdown()
-    page_server.stop()
+CONTROLLER_OPTIONS = {"test_timeout": 2.0}     # for `served`: a silent server fails its test quickly
 
 
 def test_a_test_says_it_is_running_and_its_result_is_in_view(served, browser, shots, configure, smtp, mailbox_user):
@@ -35,10 +22,7 @@ def test_a_test_says_it_is_running_and_its_result_is_in_view(served, browser, sh
     box = configure(templates=[THANKS], autoreply=True, autoreply_template="Thanks")
     good = controller.settings()["outgoing"]
     base = f"http://127.0.0.1:{server.port}"
-    page = browser.new_page(viewport=WIDE)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page, errors = watched_page(browser)
     page.goto(server.login_url())
 
     # an auto-reply waits for an outgoing server that refuses: the dashboard leads to Outgoing email

@@ -5,13 +5,8 @@ paused dashboard, and signing out. Every state is photographed (tests.web.chromi
 
 from __future__ import annotations
 
-import pytest
-
-from mailroom.app import PageServer
-from mailroom.controller import Controller
-from tests.servers.ports import free_port
 from tests.web import mailset
-from tests.web.chromium import WIDE, require, snap
+from tests.web.chromium import require, snap, watched_page
 from tests.web.conftest import wait_until
 from tests.web.test_records import THANKS
 
@@ -19,23 +14,11 @@ playwright = require()
 expect = playwright.expect
 
 
-@pytest.fixture
-def served(ctx):
-    controller = Controller(ctx)
-    page_server = PageServer(controller, free_port()).start()
-    yield controller, page_server
-    controller.shutdown()
-    page_server.stop()
-
-
 def test_problems_lead_to_their_fields_and_the_warnings_show_as_they_apply(served, browser, shots, configure,
                                                                            mailbox_user):
     controller, server = served
     base = f"http://127.0.0.1:{server.port}"
-    page = browser.new_page(viewport=WIDE)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page, errors = watched_page(browser)
     box = configure(templates=[THANKS], autoreply=True, autoreply_template="Thanks", poll_minutes=60)
     mailbox_user.deliver(mailset.new_client(mailbox_user.address))
     assert controller.run_mailbox(box.id).imported == 1
