@@ -624,9 +624,9 @@ class Controller:
         ConfigError naming each bad field, and the server name when there is none (an
         account without one sends nothing, so a form saving it is a mistake).
         """
-        doc = self.ctx.settings()
-        doc["outgoing"] = dict(values)
-        canonical, _warnings = self._validate(doc, "outgoing", self.ctx.settings())
+        stored = self.ctx.settings()
+        doc = dict(copy.deepcopy(stored), outgoing=dict(values))
+        canonical, _warnings = self._validate(doc, "outgoing", stored)
         out = canonical["outgoing"]
         if not out.get("host"):
             raise ConfigError("Enter the name of the SMTP server (for example smtp.gmail.com): without it "

@@ -107,14 +107,15 @@ def parsed_in_order(retr: Iterator[tuple[int, bytes | Spooled]], *,
     def in_memory(items: list[tuple[int, bytes | Spooled]]) -> list[bytes]:
         return [raw for _n, raw in items if not isinstance(raw, Spooled)]
 
-    broken: list[bool] = []     # the helper died: its queue may never drain, so it is not waited for
+    broken = False      # the helper died: its queue may never drain, so it is not waited for
 
     def results(items: list[tuple[int, bytes | Spooled]], parses: Iterator[ParsedMessage] | None = None):
+        nonlocal broken
         try:
             msgs = list(parses) if parses is not None else None
         except Exception:  # noqa: BLE001 - a broken helper (killed, out of memory): parse here
             msgs = None
-            broken.append(True)
+            broken = True
         raws = in_memory(items)
         if msgs is None or len(msgs) != len(raws):
             msgs = [parse_one(raw)[1] for raw in raws]
@@ -123,11 +124,12 @@ def parsed_in_order(retr: Iterator[tuple[int, bytes | Spooled]], *,
                 for n, raw in items]
 
     def submit(items: list[tuple[int, bytes | Spooled]]) -> Iterator[ParsedMessage] | None:
+        nonlocal broken
         raws = in_memory(items)
         try:
             return pool.map(parse_message, raws, chunksize=max(len(raws), 1))
         except Exception:  # noqa: BLE001 - the helper is broken: results() parses here
-            broken.append(True)
+            broken = True
             return None
 
     # spawn, not fork: forking a process that has threads (keyring calls, the worker) is unsafe

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import abort, current_app, request
 from wtforms import SelectChoice, SelectField
 
 from mailroom.controller import Controller
@@ -11,6 +11,15 @@ from mailroom.model import SectionSpec
 
 def controller() -> Controller:
     return current_app.extensions["mailroom"]
+
+
+def entry_key() -> str:
+    """The name of the entry a form edits, from the query (`?key=`): browsers never rewrite
+    a query, so any name (even "..") has an address. A 404 without one."""
+    key = request.args.get("key")
+    if key is None:
+        abort(404)
+    return key
 
 
 def section(name: str) -> SectionSpec:

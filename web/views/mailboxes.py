@@ -8,7 +8,7 @@ from mailroom.errors import ConfigError, MailroomError
 from web import held
 from web.forms import build_form, flash_warnings, initial, show_error, values
 from web.labels import PRESET, PRESETS, preset_for_host
-from web.views import apply_preset, controller, provider_field, refs, section
+from web.views import apply_preset, controller, entry_key, provider_field, refs, section
 
 bp = Blueprint("mailboxes", __name__)
 
@@ -49,7 +49,7 @@ def by_id(mailbox_id: int):
 def edit():
     """One email box's form; its name travels in the query (`?key=`), which browsers never
     rewrite, so any description (even "..") has a working address."""
-    return _form(_key())
+    return _form(entry_key())
 
 
 @bp.route("/mailboxes/edit/<path:key>", methods=["GET", "POST"])
@@ -57,12 +57,6 @@ def edit_path(key: str):
     """The older address of the form (bookmarks), for names a browser leaves alone."""
     return _form(key)
 
-
-def _key() -> str:
-    key = request.args.get("key")
-    if key is None:
-        abort(404)
-    return key
 
 
 def _form(key: str | None):
@@ -126,7 +120,7 @@ def _form(key: str | None):
 @bp.route("/mailboxes/delete", methods=["GET", "POST"])
 def delete():
     """Ask first; imported mail is kept, the password leaves the keyring."""
-    return _delete(_key())
+    return _delete(entry_key())
 
 
 @bp.route("/mailboxes/delete/<path:key>", methods=["GET", "POST"])

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from mailroom.errors import MailroomError
 from web.forms import build_form, describe, flash_warnings, initial, show_error, values
 from web.labels import SINGULAR, TITLES
-from web.views import controller, refs, section
+from web.views import controller, entry_key, refs, section
 
 bp = Blueprint("settings", __name__)
 
@@ -67,19 +67,13 @@ def new(name: str):
 @bp.route("/settings/<name>/edit", methods=["GET", "POST"])
 def edit(name: str):
     """One entry's form, with Delete."""
-    return _form(name, _key())
+    return _form(name, entry_key())
 
 
 @bp.route("/settings/<name>/edit/<path:key>", methods=["GET", "POST"])
 def edit_path(name: str, key: str):
     return _form(name, key)
 
-
-def _key() -> str:
-    key = request.args.get("key")
-    if key is None:
-        abort(404)
-    return key
 
 
 def _named(key: str) -> str:
@@ -126,7 +120,7 @@ AFTER_DELETE = {"users": "they become unassigned", "departments": "they will hav
 def delete(name: str):
     """Ask first, saying what uses it: refused while settings refer to it; tasks that use it
     are named with what happens to them."""
-    return _delete(name, _key())
+    return _delete(name, entry_key())
 
 
 @bp.route("/settings/<name>/delete/<path:key>", methods=["GET", "POST"])
